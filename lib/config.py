@@ -1,0 +1,304 @@
+"""monitoring.yaml -> validated settings.
+
+`load_config(path)` parses and validates the file, then checks the
+cross-references pydantic cannot see (people named in routing and escalation,
+escalation order, unique check and rule names). Every problem is reported with
+its exact place: `routing.P0.sms[0]: unknown person 'ctoo'`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from lib.durations import Duration
+from lib.models import Severity
+from lib.rules_config import Rule
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; `problems` are 'place: what is wrong' lines."""
+
+    def __init__(self, problems: list[str], source: str = "monitoring.yaml") -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+class Person(Strict):
+    name: str = ""
+    email: str | None = None
+    phone: str | None = None
+    slack: str | None = None  # a Slack user id, for <@U123> mentions
+
+    @field_validator("phone")
+    @classmethod
+    def _e164(cls, v: str | None) -> str | None:
+        if v is not None and not _E164.match(v):
+            raise ValueError(f"'{v}' is not an E.164 phone number like +15550000001")
+        return v
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        if v is not None and ("@" not in v or " " in v):
+            raise ValueError(f"'{v}' is not an e-mail address")
+        return v
+
+
+class SlackRoute(Strict):
+    channel: str = "#alerts"
+    mention: Literal["channel", "here", "none"] = "none"
+
+
+class Route(Strict):
+    slack: SlackRoute | None = None
+    sms: list[str] = Field(default_factory=list)
+    email: list[str] = Field(default_factory=list)
+    call: list[str] = Field(default_factory=list)
+
+
+class EscalationStep(Strict):
+    after: Duration
+    notify: Route
+    repeat_if_unacked: bool = False
+
+
+class LatencyRule(Strict):
+    """p<quantile> of the last `runs` response times above a tier -> SlowResponseTime."""
+
+    enabled: bool = True
+    runs: int = Field(default=5, ge=1, le=60)
+    quantile: float = Field(default=0.95, gt=0, le=1)
+    above: dict[Severity, Duration] = Field(
+        default_factory=lambda: {Severity.P1: 1.0, Severity.P0: 2.0}
+    )
+
+
+class UptimeRule(Strict):
+    """30-day uptime below a tier (percent) -> its own alert."""
+
+    enabled: bool = True
+    window: Duration = 30 * 86400.0
+    below: dict[Severity, float] = Field(
+        default_factory=lambda: {Severity.P1: 99.0, Severity.P0: 95.0}
+    )
+
+
+class Expect(Strict):
+    status: int | list[int] = 200
+    json_fields: dict[str, Any] = Field(default_factory=dict, alias="json")
+    max_latency: Duration | None = None
+    body_contains: str | None = None
+
+
+class Check(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    url: str = Field(pattern=r"^https?://")
+    method: Literal["GET", "HEAD", "POST"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)  # "${ENV_VAR}" is replaced from the environment
+    timeout: Duration = 10.0
+    expect: Expect = Field(default_factory=Expect)
+    down_after: Duration = 120.0
+    up_after: int = Field(default=1, ge=1)
+    severity: Severity = Severity.P0
+    title: str | None = None
+    runbook: str | None = None
+    dashboard: str | None = None
+    latency: LatencyRule = Field(default_factory=LatencyRule)
+    uptime: UptimeRule = Field(default_factory=UptimeRule)
+
+
+class SentrySource(Strict):
+    levels: dict[str, Severity] = Field(
+        default_factory=lambda: {
+            "fatal": Severity.P1,
+            "error": Severity.P2,
+            "warning": Severity.P3,
+            "info": Severity.P3,
+            "debug": Severity.P3,
+        }
+    )
+    metric_alerts: dict[str, Severity] = Field(
+        default_factory=lambda: {"critical": Severity.P1, "warning": Severity.P2}
+    )
+    # Alert rule name (case-insensitive substring) or "tag:value" -> severity.
+    rules: dict[str, Severity] = Field(
+        default_factory=lambda: {"authentication": Severity.P1, "auth failure": Severity.P1}
+    )
+    error_spike_per_minute: int = Field(default=10, ge=1)
+    error_spike_severity: Severity = Severity.P1
+    org: str | None = None  # for building https://<org>.sentry.io/issues/<id>/ links
+
+
+class VercelSource(Strict):
+    production: Severity = Severity.P1
+    preview: Severity = Severity.P2
+    deploy_window: Duration = 1800.0  # incidents opened this soon after a deploy mention it
+
+
+class AlertmanagerSource(Strict):
+    severities: dict[str, Severity] = Field(
+        default_factory=lambda: {
+            "critical": Severity.P0,
+            "error": Severity.P1,
+            "warning": Severity.P2,
+            "info": Severity.P3,
+        }
+    )
+    default: Severity = Severity.P2
+
+
+class Sources(Strict):
+    sentry: SentrySource = Field(default_factory=SentrySource)
+    vercel: VercelSource = Field(default_factory=VercelSource)
+    alertmanager: AlertmanagerSource = Field(default_factory=AlertmanagerSource)
+
+
+class Silence(Strict):
+    key: str | None = None  # exact key, or a prefix ending in '*'
+    labels: dict[str, str] = Field(default_factory=dict)
+    starts: str | None = None  # ISO 8601; default: always
+    ends: str | None = None
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _matches_something(self) -> Silence:
+        if not self.key and not self.labels:
+            raise ValueError("a silence needs a key (or key prefix ending in '*') or labels")
+        return self
+
+
+class Settings(Strict):
+    """Runtime knobs with the runbook's defaults."""
+
+    false_positive_silence: Duration = 3600.0
+    ack_link_ttl: Duration = 7 * 86400.0
+    webhook_deadline: Duration = 0.7
+    retry_backoff: list[Duration] = Field(default_factory=lambda: [60.0, 120.0, 300.0, 600.0, 900.0])
+    max_attempts: int = Field(default=8, ge=1)
+    watchdog_gap: Duration = 180.0
+    postmortem_after: Duration = 86400.0
+    archive_alert_age: Duration = 3600.0
+    archive_alert_size: int = 10000
+
+
+def _default_routing() -> dict[Severity, Route]:
+    return {
+        Severity.P0: Route(
+            slack=SlackRoute(mention="channel"), sms=["oncall"], email=["oncall", "eng_lead"]
+        ),
+        Severity.P1: Route(slack=SlackRoute(mention="here"), email=["oncall", "eng_lead"]),
+        Severity.P2: Route(slack=SlackRoute(), email=["oncall", "eng_lead"]),
+        Severity.P3: Route(slack=SlackRoute()),
+    }
+
+
+class Config(Strict):
+    service: str = "vigil"
+    people: dict[str, Person] = Field(default_factory=dict)
+    routing: dict[Severity, Route] = Field(default_factory=_default_routing)
+    escalation: dict[Severity, list[EscalationStep]] = Field(default_factory=dict)
+    checks: list[Check] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list)
+    sources: Sources = Field(default_factory=Sources)
+    silences: list[Silence] = Field(default_factory=list)
+    settings: Settings = Field(default_factory=Settings)
+
+    def person(self, key: str) -> Person | None:
+        return self.people.get(key)
+
+    def check(self, name: str) -> Check | None:
+        return next((c for c in self.checks if c.name == name), None)
+
+
+def _place(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _cross_references(cfg: Config) -> list[str]:
+    problems: list[str] = []
+
+    def people_of(route: Route, where: str) -> None:
+        for channel in ("sms", "email", "call"):
+            for i, key in enumerate(getattr(route, channel)):
+                person = cfg.people.get(key)
+                place = f"{where}.{channel}[{i}]"
+                if person is None:
+                    problems.append(f"{place}: unknown person '{key}'")
+                elif channel in ("sms", "call") and not person.phone:
+                    problems.append(f"{place}: person '{key}' has no phone")
+                elif channel == "email" and not person.email:
+                    problems.append(f"{place}: person '{key}' has no email")
+
+    for sev, route in cfg.routing.items():
+        people_of(route, f"routing.{sev.value}")
+    for sev, steps in cfg.escalation.items():
+        previous = 0.0
+        for i, step in enumerate(steps):
+            people_of(step.notify, f"escalation.{sev.value}[{i}].notify")
+            if i and step.after <= previous:
+                problems.append(
+                    f"escalation.{sev.value}[{i}].after: must be later than step {i - 1}"
+                )
+            previous = step.after
+    for kind, items in (("checks", cfg.checks), ("rules", cfg.rules)):
+        seen: dict[str, int] = {}
+        for i, item in enumerate(items):
+            if item.name in seen:
+                problems.append(f"{kind}[{i}].name: '{item.name}' is also {kind}[{seen[item.name]}]")
+            seen.setdefault(item.name, i)
+    return problems
+
+
+def parse_config(data: object, source: str = "monitoring.yaml") -> Config:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(["(top level): must be a mapping of sections"], source)
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field"
+            problems.append(f"{_place(tuple(err['loc']))}: {msg}")
+        raise ConfigError(problems, source) from None
+    problems = _cross_references(cfg)
+    if problems:
+        raise ConfigError(problems, source)
+    return cfg
+
+
+def load_config(path: str | Path) -> Config:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"cannot read: {exc.strerror}"], str(p)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        raise ConfigError([f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})"], str(p)) from None
+    return parse_config(data, str(p))

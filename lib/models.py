@@ -1,0 +1,138 @@
+"""The nouns every part of Vigil shares: Severity, Signal, Incident, Decision, Delivery.
+
+Times are Unix epoch seconds (float). Nothing here reads the clock.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Severity(str, enum.Enum):
+    P0 = "P0"
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+
+    @property
+    def rank(self) -> int:
+        """Lower is more urgent: P0 -> 0."""
+        return int(self.value[1])
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Signal(BaseModel):
+    """What a source saw, normalised. `key` is the dedup identity of the problem."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=1, max_length=400)
+    severity: Severity = Severity.P3
+    status: Literal["firing", "resolved"] = "firing"
+    title: str = Field(default="", max_length=500)
+    summary: str = Field(default="", max_length=4000)
+    source: str = "alerts"
+    labels: dict[str, str] = Field(default_factory=dict)
+    links: dict[str, str] = Field(default_factory=dict)
+    occurred_at: float | None = None
+
+
+class Reason(str, enum.Enum):
+    """Why incidents.apply / acknowledge / resolve did what it did."""
+
+    OPENED = "OPENED"
+    DEDUPED = "DEDUPED"
+    UPGRADED = "UPGRADED"
+    RESOLVED = "RESOLVED"
+    SILENCED = "SILENCED"
+    NOT_OPEN = "NOT_OPEN"  # a resolve for a key with no open incident
+    ACKNOWLEDGED = "ACKNOWLEDGED"
+    ALREADY_ACKNOWLEDGED = "ALREADY_ACKNOWLEDGED"
+    ALREADY_RESOLVED = "ALREADY_RESOLVED"
+    UNKNOWN_INCIDENT = "UNKNOWN_INCIDENT"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Incident(BaseModel):
+    """The hot state of one incident, as kept in Redis."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str  # "1042"; shown as "#1042"
+    key: str
+    severity: Severity
+    status: Literal["triggered", "acknowledged", "resolved"] = "triggered"
+    title: str = ""
+    summary: str = ""
+    source: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)
+    links: dict[str, str] = Field(default_factory=dict)
+    opened_at: float
+    last_seen: float
+    occurrences: int = 1
+    acked_by: str | None = None
+    acked_via: str | None = None
+    acked_at: float | None = None
+    resolved_at: float | None = None
+    resolved_by: str | None = None
+    false_positive: str | None = None
+    postmortem: str | None = None
+    escalation: list[dict[str, Any]] = Field(default_factory=list)  # policy snapshot
+    steps_done: list[int] = Field(default_factory=list)
+    slack: dict[str, str] = Field(default_factory=dict)  # {"channel": "C..", "ts": "..."}
+    notified: list[dict[str, str]] = Field(default_factory=list)  # who was told, for resolve notices
+    deploy: dict[str, Any] | None = None  # the production deploy it followed, if recent
+
+    @property
+    def ref(self) -> str:
+        return f"#{self.id}"
+
+
+class Send(BaseModel):
+    """One claimed delivery: a message of `kind` to `address` over `channel`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    incident: str
+    channel: Literal["slack", "email", "sms", "call", "console"]
+    kind: Literal["trigger", "escalate", "resolve", "ack", "reminder", "test"] = "trigger"
+    to: str = ""  # person key, or the Slack channel name
+    address: str = ""  # e-mail address, E.164 phone number, Slack channel
+    mention: str = ""  # Slack: "channel" | "here" | ""
+    attempt: int = 1
+    step: int | None = None  # escalation step index
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What incidents.apply decided, and the deliveries it claimed for the caller."""
+
+    reason: Reason
+    incident: Incident | None = None
+    sends: list[Send] = field(default_factory=list)
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The outcome of one attempt to send. Never holds a secret in `detail`."""
+
+    ok: bool
+    retryable: bool = False
+    permanent: bool = False
+    status: int | None = None
+    detail: str = ""
+    ref: dict[str, str] = field(default_factory=dict)  # e.g. Slack {"channel", "ts"}, Twilio {"sid"}
+
+    @classmethod
+    def success(cls, status: int | None = None, **ref: str) -> Delivery:
+        return cls(ok=True, status=status, ref=dict(ref))

@@ -1,0 +1,72 @@
+"""What every notifier shares: the Message it renders and one classification of vendor answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import httpx
+
+from lib.models import Delivery, Severity
+
+Kind = Literal["trigger", "escalate", "resolve", "ack", "reminder", "test"]
+
+# Slack Web API error codes that retrying will not fix.
+PERMANENT_SLACK_ERRORS = {
+    "channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "not_authed",
+    "account_inactive", "token_revoked", "missing_scope", "message_not_found",
+    "cant_update_message", "edit_window_closed", "invalid_blocks", "msg_too_long",
+}
+
+
+@dataclass(frozen=True)
+class Message:
+    """One incident, rendered for one recipient on one channel. Pure data; no secrets."""
+
+    kind: Kind
+    incident_id: str  # "1042"
+    severity: Severity
+    title: str
+    summary: str = ""
+    status: str = "triggered"  # triggered | acknowledged | resolved
+    source: str = ""
+    service: str = "vigil"
+    address: str = ""  # Slack channel, e-mail address or E.164 number
+    to_name: str = ""
+    mention: str = ""  # Slack: channel | here | ""
+    links: dict[str, str] = field(default_factory=dict)  # runbook, dashboard, source, deploy
+    ack_url: str | None = None
+    false_positive_url: str | None = None
+    postmortem_url: str | None = None
+    status_url: str | None = None
+    opened_at: float = 0.0
+    now: float = 0.0
+    occurrences: int = 1
+    acked_by: str | None = None
+    acked_at: float | None = None
+    resolved_by: str | None = None
+    resolved_at: float | None = None
+    deploy_note: str | None = None  # "deployed 4 min ago: fix login by alice"
+    escalation_note: str | None = None  # "unacknowledged for 15m"
+    slack_channel: str | None = None  # where the incident was announced (for chat.update)
+    slack_ts: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"#{self.incident_id}"
+
+
+def classify(status: int, detail: str = "", retry_after: str | None = None) -> Delivery:
+    """One rule for every vendor: 2xx ok; 408/425/429/5xx retryable; other 4xx permanent."""
+    if 200 <= status < 300:
+        return Delivery(ok=True, status=status, detail=detail)
+    if status in (408, 425, 429) or status >= 500:
+        suffix = f" (retry after {retry_after}s)" if retry_after else ""
+        return Delivery(ok=False, retryable=True, status=status, detail=f"HTTP {status}: {detail}{suffix}"[:300])
+    return Delivery(ok=False, permanent=True, status=status, detail=f"HTTP {status}: {detail}"[:300])
+
+
+def transport_failure(exc: Exception) -> Delivery:
+    """A timeout or connection error: retryable, described without the URL (it may hold a secret)."""
+    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else type(exc).__name__
+    return Delivery(ok=False, retryable=True, detail=f"transport: {kind}")
