@@ -72,7 +72,6 @@ class Route(Strict):
 class EscalationStep(Strict):
     after: Duration
     notify: Route
-    repeat_if_unacked: bool = False
 
 
 class LatencyRule(Strict):

@@ -41,6 +41,13 @@ class Signal(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     links: dict[str, str] = Field(default_factory=dict)
     occurred_at: float | None = None
+    # Open only when more than `burst` firing signals with this key arrive within
+    # `burst_window` seconds (Sentry: more than 10 errors a minute is a spike).
+    burst: int | None = Field(default=None, ge=1)
+    burst_window: float = 60.0
+    # Dedup identity of the delivery itself (Sentry Request-ID, Vercel envelope id):
+    # the same delivery twice changes nothing.
+    delivery_id: str | None = Field(default=None, max_length=200)
 
 
 class Reason(str, enum.Enum):
@@ -56,6 +63,9 @@ class Reason(str, enum.Enum):
     ALREADY_ACKNOWLEDGED = "ALREADY_ACKNOWLEDGED"
     ALREADY_RESOLVED = "ALREADY_RESOLVED"
     UNKNOWN_INCIDENT = "UNKNOWN_INCIDENT"
+    DUPLICATE = "DUPLICATE"  # the same vendor delivery again
+    BELOW_THRESHOLD = "BELOW_THRESHOLD"  # a burst signal that has not reached its count yet
+    POSTMORTEM = "POSTMORTEM"
 
     def __str__(self) -> str:
         return self.value
@@ -90,6 +100,7 @@ class Incident(BaseModel):
     slack: dict[str, str] = Field(default_factory=dict)  # {"channel": "C..", "ts": "..."}
     notified: list[dict[str, str]] = Field(default_factory=list)  # who was told, for resolve notices
     deploy: dict[str, Any] | None = None  # the production deploy it followed, if recent
+    acked_email: str | None = None
 
     @property
     def ref(self) -> str:

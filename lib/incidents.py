@@ -1,0 +1,225 @@
+"""The incident state machine: apply, acknowledge, resolve, sweep.
+
+Every operation is one Lua script (lib/store/lua/*.lua), one round trip,
+atomic: overlapping cron runs, retried webhooks and two people clicking ack
+can never page twice. The scripts take `now`; nothing here reads the clock.
+The routing and escalation policy are resolved here from the config and
+handed to the script, which snapshots the escalation onto the incident.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Any
+
+from lib.clock import parse_iso
+from lib.config import Config, Route
+from lib.models import Decision, Incident, Reason, Send, Severity, Signal
+from lib.store import Script, Store
+
+APPLY = Script.load("apply")
+SWEEP = Script.load("sweep")
+COMPLETE = Script.load("complete")
+ACKNOWLEDGE = Script.load("acknowledge")
+RESOLVE = Script.load("resolve")
+POSTMORTEM = Script.load("postmortem")
+
+LEASE = 120  # seconds a claimed delivery belongs to its sender before the cron retries it
+_LISTS = ("steps_done", "notified", "escalation")
+
+
+def route_sends(config: Config, route: Route | None) -> list[dict[str, str]]:
+    """The deliveries a route asks for, with addresses resolved from `people`."""
+    if route is None:
+        return []
+    out: list[dict[str, str]] = []
+    if route.slack is not None:
+        mention = "" if route.slack.mention == "none" else route.slack.mention
+        out.append({"channel": "slack", "to": route.slack.channel, "address": route.slack.channel, "mention": mention})
+    for channel, attr in (("sms", "phone"), ("call", "phone"), ("email", "email")):
+        for key in getattr(route, channel):
+            person = config.people.get(key)
+            address = getattr(person, attr, None) if person else None
+            if address:
+                out.append({"channel": channel, "to": key, "address": address, "mention": ""})
+    return out
+
+
+def escalation_snapshot(config: Config, severity: Severity) -> list[dict[str, Any]]:
+    return [
+        {"after": step.after, "sends": route_sends(config, step.notify)}
+        for step in config.escalation.get(severity, [])
+    ]
+
+
+def config_silence(config: Config, signal: Signal, now: float) -> str | None:
+    """The reason of a config silence that matches a firing signal, if any."""
+    for s in config.silences:
+        if s.starts and now < parse_iso(s.starts):
+            continue
+        if s.ends and now >= parse_iso(s.ends):
+            continue
+        if s.key and not fnmatch.fnmatchcase(signal.key, s.key):
+            continue
+        if any(signal.labels.get(k) != v for k, v in s.labels.items()):
+            continue
+        return s.reason or "silenced in config"
+    return None
+
+
+def to_incident(data: Any) -> Incident | None:
+    if not isinstance(data, dict) or "id" not in data:
+        return None
+    fixed = {k: ([] if v == {} and k in _LISTS else v) for k, v in data.items()}
+    for k in ("labels", "links", "slack"):
+        if fixed.get(k) == []:
+            fixed[k] = {}
+    return Incident.model_validate(fixed)
+
+
+def _sends(data: Any) -> list[Send]:
+    return [Send.model_validate(s) for s in data] if isinstance(data, list) else []
+
+
+def _decision(d: dict[str, Any]) -> Decision:
+    return Decision(
+        reason=Reason(d["reason"]),
+        incident=to_incident(d.get("incident")),
+        sends=_sends(d.get("sends")),
+        detail=str(d.get("detail") or ""),
+    )
+
+
+def _argv(store: Store, now: float, payload: dict[str, Any], config: Config | None = None) -> list[Any]:
+    reminder = config.settings.postmortem_after if config else 86400
+    return [store.prefix, repr(float(now)), _json(payload), LEASE, reminder]
+
+
+def _json(obj: Any) -> str:
+    import json
+
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def apply_many(
+    store: Store, config: Config, signals: list[Signal], now: float, deploy: dict[str, Any] | None = None
+) -> list[Decision]:
+    """Dedup, open, update, upgrade or resolve for each signal: one round trip for the batch.
+
+    `deploy` (a production deployment that just succeeded) is remembered in the same
+    round trip, so incidents opening in the next 30 minutes can say they followed it.
+    """
+    decisions: dict[int, Decision] = {}
+    batch: list[dict[str, Any]] = []
+    index: list[int] = []
+    for i, sig in enumerate(signals):
+        reason = config_silence(config, sig, now) if sig.status == "firing" else None
+        if reason is not None:
+            decisions[i] = Decision(Reason.SILENCED, detail=reason)
+            continue
+        item = sig.model_dump(mode="json")
+        item["sends"] = route_sends(config, config.routing.get(sig.severity))
+        item["escalation"] = escalation_snapshot(config, sig.severity)
+        batch.append(item)
+        index.append(i)
+    if batch or deploy:
+        payload = {"signals": batch, "deploy_window": config.sources.vercel.deploy_window, "deploy": deploy}
+        results = store.run_json(APPLY, [], _argv(store, now, payload, config)) or []
+        for i, d in zip(index, results, strict=True):
+            decisions[i] = _decision(d)
+    return [decisions[i] for i in range(len(signals))]
+
+
+def apply(store: Store, config: Config, signal: Signal, now: float) -> Decision:
+    return apply_many(store, config, [signal], now)[0]
+
+
+def acknowledge(store: Store, incident_id: str, by: str, via: str, now: float, email: str | None = None) -> Decision:
+    payload = {"id": incident_id.lstrip("#"), "by": by, "via": via, "email": email}
+    return _decision(store.run_json(ACKNOWLEDGE, [], _argv(store, now, payload)))
+
+
+def resolve(
+    store: Store,
+    config: Config,
+    incident_id: str,
+    by: str,
+    via: str,
+    now: float,
+    false_positive: str | None = None,
+) -> Decision:
+    payload = {
+        "id": incident_id.lstrip("#"),
+        "by": by,
+        "via": via,
+        "false_positive": false_positive,
+        "silence_s": config.settings.false_positive_silence,
+    }
+    return _decision(store.run_json(RESOLVE, [], _argv(store, now, payload, config)))
+
+
+def attach_postmortem(store: Store, incident_id: str, url: str, by: str, now: float) -> Decision:
+    payload = {"id": incident_id.lstrip("#"), "url": url, "by": by}
+    return _decision(store.run_json(POSTMORTEM, [], _argv(store, now, payload)))
+
+
+@dataclass
+class Sweep:
+    sends: list[Send] = field(default_factory=list)
+    incidents: dict[str, Incident] = field(default_factory=dict)
+    escalated: list[dict[str, Any]] = field(default_factory=list)
+    backlog: int = 0
+
+
+def sweep(store: Store, config: Config, now: float, limit: int = 200) -> Sweep:
+    """Claim what is due (escalation steps, retries, reminders): one round trip."""
+    raw = store.run_json(SWEEP, [], _argv(store, now, {"limit": limit}, config))
+    incs = raw.get("incidents") or {}
+    return Sweep(
+        sends=_sends(raw.get("sends")),
+        incidents={k: inc for k, v in incs.items() if (inc := to_incident(v))} if isinstance(incs, dict) else {},
+        escalated=raw.get("escalated") or [] if isinstance(raw.get("escalated"), list) else [],
+        backlog=int(raw.get("backlog") or 0),
+    )
+
+
+def complete(store: Store, config: Config, results: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
+    """Record delivery outcomes: done, retry with backoff, or failed for good."""
+    if not results:
+        return []
+    payload = {
+        "results": results,
+        "backoff": config.settings.retry_backoff,
+        "max_attempts": config.settings.max_attempts,
+    }
+    out = store.run_json(COMPLETE, [], _argv(store, now, payload, config))
+    return out if isinstance(out, list) else []
+
+
+def get(store: Store, incident_id: str) -> Incident | None:
+    raw = store.call("GET", store.key("inc", incident_id.lstrip("#")))
+    if not raw:
+        return None
+    import json
+
+    return to_incident(json.loads(raw))
+
+
+def _many(store: Store, ids: list[str]) -> list[Incident]:
+    if not ids:
+        return []
+    import json
+
+    raws = store.call("MGET", *[store.key("inc", i) for i in ids])
+    return [inc for raw in raws if raw and (inc := to_incident(json.loads(raw)))]
+
+
+def open_incidents(store: Store) -> list[Incident]:
+    return _many(store, store.call("ZRANGE", store.key("open"), 0, -1))
+
+
+def recent_incidents(store: Store, since: float) -> list[Incident]:
+    """Open incidents and those resolved since `since` (what Redis still holds)."""
+    ids = store.call("ZRANGEBYSCORE", store.key("recent"), since, "+inf")
+    return open_incidents(store) + _many(store, ids)

@@ -1,0 +1,90 @@
+"""GET /api/v1/health: is Vigil itself working, and where would its messages go.
+
+One store round trip: a pipeline of PING and the cron ticks (plus the archive's
+own reads when lib.archive offers them as commands). Store not answering: 503
+with the same shape and status "down", so an uptime monitor pages someone.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from lib import clock, runtime, watchdog
+from lib.env import Env
+from lib.store import Store, StoreError, StoreUnavailable
+from lib.web import Request, Response, json_response
+
+DEFAULT_GAP = 180.0
+
+
+def _archive() -> Any:
+    """lib.archive when it exists (it is optional and imports lazily)."""
+    try:
+        return importlib.import_module("lib.archive")
+    except ImportError:
+        return None
+
+
+def _database(store: Store, env: Env, now: float, archive: Any, replies: list[Any]) -> dict[str, Any]:
+    if not env.supabase_url:
+        return {"database": "disabled"}
+    if archive is None:
+        return {"database": "unknown", "detail": "lib.archive is not installed"}
+    try:
+        if replies and hasattr(archive, "status_from"):
+            out = archive.status_from(replies, env, now)
+        else:
+            out = archive.status(store, env, now)
+    except Exception as exc:  # the archive must never take health down with it
+        return {"database": "error", "detail": type(exc).__name__}
+    return dict(out) if isinstance(out, dict) else {"database": str(out)}
+
+
+def report(store: Store, env: Env, now: float, gap: float = DEFAULT_GAP) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, body) of a health check at `now`. Costs one store round trip
+    (two when SUPABASE_URL is set and lib.archive cannot fold its reads in)."""
+    archive = _archive() if env.supabase_url else None
+    extra: list[list[Any]] = []
+    if archive is not None and hasattr(archive, "status_commands"):
+        extra = list(archive.status_commands(store))
+    started = clock.monotonic()
+    try:
+        replies = store.pipeline([["PING"], watchdog.read_command(store), *extra])
+        ok = True
+    except (StoreUnavailable, StoreError):
+        replies, ok = [], False
+    latency = round((clock.monotonic() - started) * 1000, 1)
+    runs = watchdog.last_runs(replies[1] if ok else None, now)
+    body: dict[str, Any] = {
+        "status": "healthy",
+        "store": {"backend": store.backend, "ok": ok, "latency_ms": latency},
+        "database": "disabled",
+        "channels": {k: "configured" if v else "not configured" for k, v in env.channels().items()},
+        "cron": runs,
+        "version": (env.release or "dev")[:7],
+        "time": clock.iso(now),
+    }
+    reasons: list[str] = []
+    if not ok:
+        body["status"] = "down"
+        body["reasons"] = ["store not answering"]
+        return 503, body
+    db = _database(store, env, now, archive, replies[2:] if extra else [])
+    body["database"] = db.pop("database", "unknown")
+    if db:
+        body["archive"] = db
+    if body["database"] == "error":
+        reasons.append("database not answering")
+    reasons += watchdog.stale(runs, gap)
+    if reasons:
+        body["status"] = "degraded"
+    body["reasons"] = reasons
+    return 200, body
+
+
+def handle(req: Request) -> Response:
+    now = clock.now()
+    rt = runtime.get()
+    status, body = report(rt.store, rt.env, now, rt.config.settings.watchdog_gap)
+    return json_response(body, status, {"Cache-Control": "no-store"})

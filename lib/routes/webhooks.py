@@ -1,0 +1,57 @@
+"""Webhook intake shared by every source: verify -> parse -> one Redis round trip ->
+deliveries in parallel under a deadline. Answers: 401 bad signature or token,
+400 malformed (with the reason), 202 ignored, 200 with what was decided."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from lib import clock, dispatch, runtime
+from lib.models import Decision, Signal
+from lib.sources import BadPayload, Ignored
+from lib.web import HTTPError, Request, Response, json_response
+
+logger = logging.getLogger("vigil.webhooks")
+
+
+def summary(decisions: list[Decision]) -> list[dict[str, Any]]:
+    return [
+        {
+            "reason": d.reason.value,
+            "incident": d.incident.ref if d.incident else None,
+            "severity": d.incident.severity.value if d.incident else None,
+            "notified": [f"{s.channel}:{s.to}" for s in d.sends],
+            **({"detail": d.detail} if d.detail else {}),
+        }
+        for d in decisions
+    ]
+
+
+def intake(
+    req: Request,
+    source: str,
+    verified: Callable[[runtime.Runtime], bool],
+    parse: Callable[[runtime.Runtime], list[Signal] | Ignored],
+    deploy: Callable[[runtime.Runtime], dict[str, Any] | None] | None = None,
+) -> Response:
+    rt = runtime.get()
+    if not verified(rt):
+        logger.warning("%s webhook rejected: bad or missing signature", source)
+        raise HTTPError(401, "bad or missing signature")
+    try:
+        result = parse(rt)
+    except BadPayload as exc:
+        logger.warning("%s webhook malformed: %s", source, exc.reason)
+        raise HTTPError(400, exc.reason) from None
+    now = clock.now()
+    remembered = deploy(rt) if deploy else None
+    if remembered is not None and not remembered.get("at"):
+        remembered["at"] = now
+    if isinstance(result, Ignored):
+        if remembered:
+            dispatch.handle(rt, [], now, deploy=remembered)
+        return json_response({"ignored": result.reason}, 202)
+    decisions = dispatch.handle(rt, result, now, deploy=remembered)
+    return json_response({"source": source, "decisions": summary(decisions)}, 200)

@@ -1,0 +1,126 @@
+-- incidents.apply for a batch of signals: one round trip, atomic.
+-- ARGV: 1 prefix, 2 now, 3 JSON {signals = [...], deploy_window = s}, 4 lease seconds, 5 reminder delay
+--#include incident_lib
+local req = cjson.decode(ARGV[3])
+local LEASE = tonumber(ARGV[4])
+local out = {}
+
+local RANK = {P0 = 0, P1 = 1, P2 = 2, P3 = 3}
+
+local function recent_deploy()
+  local raw = redis.call("GET", k("deploy", "last"))
+  if not raw then return nil end
+  local d = cjson.decode(raw)
+  if d.at and NOW - d.at <= (req.deploy_window or 1800) and NOW >= d.at then return d end
+  return nil
+end
+
+local function open_new(sig)
+  redis.call("SETNX", k("seq"), 1000) -- ids start at #1001
+  local id = tostring(redis.call("INCR", k("seq")))
+  local inc = {
+    id = id, key = sig.key, severity = sig.severity, status = "triggered",
+    title = sig.title, summary = sig.summary, source = sig.source,
+    labels = sig.labels, links = sig.links, opened_at = NOW, last_seen = NOW,
+    occurrences = 1, escalation = sig.escalation, steps_done = {}, slack = {},
+    notified = {}, deploy = recent_deploy()
+  }
+  local sends = {}
+  for _, spec in ipairs(sig.sends) do
+    table.insert(sends, claim_send(inc, spec, "trigger", LEASE, nil))
+  end
+  schedule_escalation(inc, NOW)
+  save_incident(inc)
+  redis.call("SET", k("key", sig.key), id)
+  redis.call("ZADD", k("open"), NOW, id)
+  archive(id .. ":opened", "opened", id, {
+    key = sig.key, severity = sig.severity, title = sig.title, summary = sig.summary,
+    source = sig.source, labels = sig.labels, links = sig.links, opened_at = NOW
+  })
+  count_metric("incidents_opened", sig.severity)
+  return {reason = "OPENED", incident = inc, sends = sends}
+end
+
+local function upgrade(inc, sig)
+  local from = inc.severity
+  inc.severity = sig.severity
+  inc.status = "triggered"
+  inc.acked_by = nil
+  inc.acked_at = nil
+  inc.acked_via = nil
+  cancel_escalation(inc)
+  cancel_sends(inc.id, {trigger = true}, nil) -- the old severity's pages, if still queued
+  inc.escalation = sig.escalation
+  inc.steps_done = {}
+  local sends = {}
+  for _, spec in ipairs(sig.sends) do
+    table.insert(sends, claim_send(inc, spec, "trigger", LEASE, nil))
+  end
+  -- The new severity's escalation runs from the upgrade.
+  schedule_escalation(inc, NOW)
+  save_incident(inc)
+  archive(inc.id .. ":upgraded:" .. sig.severity, "upgraded", inc.id, {severity = sig.severity, from = from})
+  return {reason = "UPGRADED", incident = inc, sends = sends, detail = from .. " -> " .. sig.severity}
+end
+
+local function fire(sig)
+  local silence = redis.call("GET", k("silence", sig.key))
+  if silence then
+    local sl = cjson.decode(silence)
+    if tonumber(sl["until"]) > NOW then
+      return {reason = "SILENCED", detail = "marked false positive: " .. tostring(sl.reason)}
+    end
+  end
+  local id = redis.call("GET", k("key", sig.key))
+  local inc = id and load_incident(id)
+  if sig.burst and sig.burst ~= cjson.null and not inc then
+    local window = tonumber(sig.burst_window) or 60
+    local bucket = k("burst", sig.key, tostring(math.floor(NOW / window)))
+    local n = redis.call("INCR", bucket)
+    redis.call("EXPIRE", bucket, math.ceil(window * 2))
+    if n <= tonumber(sig.burst) then
+      return {reason = "BELOW_THRESHOLD", detail = n .. " of more than " .. sig.burst .. " needed"}
+    end
+  end
+  if not inc or inc.status == "resolved" then
+    return open_new(sig)
+  end
+  inc.last_seen = NOW
+  inc.occurrences = (inc.occurrences or 1) + 1
+  if sig.summary and sig.summary ~= "" then inc.summary = sig.summary end
+  if RANK[sig.severity] < RANK[inc.severity] then
+    return upgrade(inc, sig)
+  end
+  save_incident(inc)
+  return {reason = "DEDUPED", incident = inc}
+end
+
+local function resolve(sig)
+  local id = redis.call("GET", k("key", sig.key))
+  local inc = id and load_incident(id)
+  if not inc or inc.status == "resolved" then
+    return {reason = "NOT_OPEN"}
+  end
+  local sends = close_incident(inc, "source", sig.source)
+  save_incident(inc)
+  return {reason = "RESOLVED", incident = inc, sends = sends}
+end
+
+-- The latest production deployment (Vercel webhook), remembered in the same round trip.
+if req.deploy and req.deploy ~= cjson.null then
+  redis.call("SET", k("deploy", "last"), cjson.encode(req.deploy), "EX", 7 * 86400)
+end
+
+for _, sig in ipairs(req.signals) do
+  local d
+  if sig.delivery_id and sig.delivery_id ~= cjson.null
+      and not redis.call("SET", k("seen", sig.delivery_id .. "|" .. sig.key), "1", "NX", "EX", 86400) then
+    d = {reason = "DUPLICATE", detail = "delivery " .. sig.delivery_id .. " already seen"}
+  elseif sig.status == "resolved" then
+    d = resolve(sig)
+  else
+    d = fire(sig)
+  end
+  table.insert(out, d)
+end
+return cjson.encode(out)
