@@ -24,7 +24,7 @@ CRON_DEADLINE = 20.0
 
 
 def _send_one(rt: Runtime, send: Send, incident: Incident, now: float, timeout: float) -> Delivery:
-    message = render(rt.env, rt.config.service, incident, send, now, rt.config.settings.ack_link_ttl)
+    message = render(rt.env, rt.config, incident, send, now)
     notifier = notifier_for(send.channel, rt.env)
     try:
         return notifier.send(message, timeout)

@@ -8,6 +8,7 @@ production deploy.
 from __future__ import annotations
 
 from lib.durations import format_duration
+from lib.config import Config
 from lib.env import Env
 from lib.models import Incident, Send
 from lib.notifiers.base import Message
@@ -37,8 +38,9 @@ def deploy_note(incident: Incident) -> str | None:
     return f"deployed {ago} ago: {what}{by}"
 
 
-def render(env: Env, service: str, incident: Incident, send: Send, now: float, ttl: float) -> Message:
-    links = links_for(env, incident, send.to if send.channel != "slack" else "", now, ttl)
+def render(env: Env, config: Config, incident: Incident, send: Send, now: float) -> Message:
+    links = links_for(env, incident, send.to if send.channel != "slack" else "", now, config.settings.ack_link_ttl)
+    person = config.people.get(send.to)
     all_links = dict(incident.links)
     if incident.deploy and incident.deploy.get("url"):
         all_links.setdefault("deploy", str(incident.deploy["url"]))
@@ -53,9 +55,9 @@ def render(env: Env, service: str, incident: Incident, send: Send, now: float, t
         summary=incident.summary,
         status=incident.status,
         source=incident.source,
-        service=service,
+        service=config.service,
         address=send.address,
-        to_name=send.to,
+        to_name=(person.name if person and person.name else send.to),
         mention=send.mention,
         links=all_links,
         ack_url=links["ack"] if incident.status == "triggered" else None,
