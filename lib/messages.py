@@ -44,6 +44,13 @@ def render(env: Env, config: Config, incident: Incident, send: Send, now: float)
     all_links = dict(incident.links)
     if incident.deploy and incident.deploy.get("url"):
         all_links.setdefault("deploy", str(incident.deploy["url"]))
+    summary = incident.summary
+    if send.kind == "reminder":
+        summary = (
+            f"Postmortem due: {incident.ref} ({incident.severity.value}) was resolved without one. "
+            f"The runbook asks for every incident to be documented within 24 hours."
+            + (f" Attach it here: {links['postmortem']}" if links["postmortem"] else "")
+        )
     escalation = None
     if send.kind == "escalate":
         escalation = f"unacknowledged for {format_duration(now - incident.opened_at)}"
@@ -52,7 +59,7 @@ def render(env: Env, config: Config, incident: Incident, send: Send, now: float)
         incident_id=incident.id,
         severity=incident.severity,
         title=incident.title or incident.key,
-        summary=incident.summary,
+        summary=summary,
         status=incident.status,
         source=incident.source,
         service=config.service,

@@ -70,3 +70,22 @@ def transport_failure(exc: Exception) -> Delivery:
     """A timeout or connection error: retryable, described without the URL (it may hold a secret)."""
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else type(exc).__name__
     return Delivery(ok=False, retryable=True, detail=f"transport: {kind}")
+
+
+_KIND_PREFIX = {
+    "escalate": "ESCALATED: ", "resolve": "RESOLVED: ", "ack": "Acknowledged: ",
+    "reminder": "Postmortem due: ", "test": "TEST: ",
+}
+
+
+def headline(msg: Message, title: str | None = None) -> str:
+    """`[P0] ESCALATED: api is down`: severity first, then what happened, for subjects, SMS and logs."""
+    return f"[{msg.severity}] {_KIND_PREFIX.get(msg.kind, '')}{msg.title if title is None else title}"
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """`text` with every non-empty secret replaced: a vendor may echo what it was sent."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return text

@@ -67,6 +67,9 @@ def handle(req: Request) -> Response:
         if not value.isdigit():
             results.append({"action": action_id, "ignored": "no incident id"})
             continue
+        if action_id == "postmortem":  # a url button: Slack opened the signed page
+            results.append({"action": action_id, "ignored": "opens the postmortem page"})
+            continue
         decision = _act(rt, action_id, value, _who(data), now)
         if decision is None:
             results.append({"action": action_id, "ignored": "unknown action"})
