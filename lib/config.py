@@ -93,6 +93,9 @@ class UptimeRule(Strict):
     below: dict[Severity, float] = Field(
         default_factory=lambda: {Severity.P1: 99.0, Severity.P0: 95.0}
     )
+    # Evaluated minutes the window must hold before it can alert: a new install's
+    # first failing minute is not "0 % uptime".
+    min_minutes: int = Field(default=60, ge=1)
 
 
 class Expect(Strict):
@@ -151,7 +154,9 @@ class AlertmanagerSource(Strict):
     severities: dict[str, Severity] = Field(
         default_factory=lambda: {
             "critical": Severity.P0,
+            "major": Severity.P1,
             "error": Severity.P1,
+            "minor": Severity.P2,
             "warning": Severity.P2,
             "info": Severity.P3,
         }

@@ -7,8 +7,8 @@ production deploy.
 
 from __future__ import annotations
 
-from lib.durations import format_duration
 from lib.config import Config
+from lib.durations import format_duration
 from lib.env import Env
 from lib.models import Incident, Send
 from lib.notifiers.base import Message

@@ -15,7 +15,7 @@ from tests.support.world import SECRETS, World, default_config, world
 P0 = {"key": "api-down", "severity": "P0", "title": "API is down", "summary": "health returns 503"}
 
 
-def to(m) -> str:  # noqa: ANN001
+def to(m) -> str:
     return m["To"].addresses[0].addr_spec
 
 

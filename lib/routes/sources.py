@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lib import clock
 from lib.routes.webhooks import intake
 from lib.sources import alerts, sentry, vercel
 from lib.web import Request, Response
@@ -15,7 +16,7 @@ def handle_sentry(req: Request) -> Response:
     return intake(
         req,
         "sentry",
-        lambda rt: sentry.verify(req.headers, req.body, _secret(rt.env.sentry_client_secret)),
+        lambda rt: sentry.verify(req.headers, req.body, _secret(rt.env.sentry_client_secret), now=clock.now()),
         lambda rt: sentry.parse(req.headers, req.body, rt.config.sources.sentry),
     )
 
