@@ -11,11 +11,10 @@ import importlib
 from typing import Any
 
 from lib import clock, runtime, watchdog
+from lib.config import Settings
 from lib.env import Env
 from lib.store import Store, StoreError, StoreUnavailable
 from lib.web import Request, Response, json_response
-
-DEFAULT_GAP = 180.0
 
 
 def _archive() -> Any:
@@ -26,24 +25,27 @@ def _archive() -> Any:
         return None
 
 
-def _database(store: Store, env: Env, now: float, archive: Any, replies: list[Any]) -> dict[str, Any]:
+def _database(store: Store, env: Env, now: float, settings: Settings, archive: Any,
+              replies: list[Any]) -> dict[str, Any]:
     if not env.supabase_url:
         return {"database": "disabled"}
     if archive is None:
         return {"database": "unknown", "detail": "lib.archive is not installed"}
+    limits = {"alert_size": settings.archive_alert_size, "alert_age": settings.archive_alert_age}
     try:
         if replies and hasattr(archive, "status_from"):
-            out = archive.status_from(replies, env, now)
+            out = archive.status_from(replies, env, now, **limits)
         else:
-            out = archive.status(store, env, now)
+            out = archive.status(store, env, now, **limits)
     except Exception as exc:  # the archive must never take health down with it
         return {"database": "error", "detail": type(exc).__name__}
     return dict(out) if isinstance(out, dict) else {"database": str(out)}
 
 
-def report(store: Store, env: Env, now: float, gap: float = DEFAULT_GAP) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, body) of a health check at `now`. Costs one store round trip
-    (two when SUPABASE_URL is set and lib.archive cannot fold its reads in)."""
+def report(store: Store, env: Env, now: float, settings: Settings | None = None) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, body) of a health check at `now`: one store round trip, the archive's
+    reads folded in (`lib.archive.status_commands`) when SUPABASE_URL is set."""
+    settings = settings or Settings()
     archive = _archive() if env.supabase_url else None
     extra: list[list[Any]] = []
     if archive is not None and hasattr(archive, "status_commands"):
@@ -68,15 +70,18 @@ def report(store: Store, env: Env, now: float, gap: float = DEFAULT_GAP) -> tupl
     reasons: list[str] = []
     if not ok:
         body["status"] = "down"
+        body["database"] = "unknown" if env.supabase_url else "disabled"
         body["reasons"] = ["store not answering"]
         return 503, body
-    db = _database(store, env, now, archive, replies[2:] if extra else [])
+    db = _database(store, env, now, settings, archive, replies[2:] if extra else [])
     body["database"] = db.pop("database", "unknown")
     if db:
         body["archive"] = db
     if body["database"] == "error":
         reasons.append("database not answering")
-    reasons += watchdog.stale(runs, gap)
+    if db.get("alert"):
+        reasons.append(str(db["alert"]))
+    reasons += watchdog.stale(runs, settings.watchdog_gap)
     if reasons:
         body["status"] = "degraded"
     body["reasons"] = reasons
@@ -86,5 +91,5 @@ def report(store: Store, env: Env, now: float, gap: float = DEFAULT_GAP) -> tupl
 def handle(req: Request) -> Response:
     now = clock.now()
     rt = runtime.get()
-    status, body = report(rt.store, rt.env, now, rt.config.settings.watchdog_gap)
+    status, body = report(rt.store, rt.env, now, rt.config.settings)
     return json_response(body, status, {"Cache-Control": "no-store"})

@@ -58,7 +58,7 @@ class UpstashBridge:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"null")
                 bridge.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
                 if self.headers.get("Authorization") != f"Bearer {bridge.token}":

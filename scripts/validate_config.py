@@ -1,0 +1,35 @@
+"""Check a monitoring.yaml before deploying it.
+
+    python scripts/validate_config.py [monitoring.yaml]
+
+Prints `ok: N people, N checks, N rules` and exits 0, or one line per problem
+(`monitoring.yaml: routing.P0.sms[0]: unknown person 'ctoo'`) and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from lib.config import ConfigError, load_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Validate a Vigil monitoring.yaml")
+    p.add_argument("path", nargs="?", default="monitoring.yaml")
+    args = p.parse_args(argv)
+    try:
+        cfg = load_config(args.path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"{exc.source}: {problem}")
+        return 1
+    print(f"ok: {len(cfg.people)} people, {len(cfg.checks)} checks, {len(cfg.rules)} rules")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
