@@ -1,0 +1,6 @@
+from __future__ import annotations
+
+from lib.routes.checks import handle
+from lib.web import wsgi
+
+app = wsgi(handle, methods=("GET",))

@@ -1,0 +1,92 @@
+"""GET /api/cron/checks: Vercel cron, every minute.
+
+1. Claim the minute slot (round trip 1); a duplicate delivery answers
+   `skipped: true` and probes nothing.
+2. Probe every check concurrently under the run's deadline.
+3. Record results, history, state and the cron tick (round trip 2) and get the
+   transitions back.
+4. Hand their Signals to lib.dispatch.handle (only when there are any).
+5. Ping HEARTBEAT_URL, never failing the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from lib import checks_state, clock, dispatch, http, runtime
+from lib.checks_history import slot_of
+from lib.env import Env
+from lib.routes import require_cron
+from lib.runtime import Runtime
+from lib.sources.checks import CheckResult, run_checks, run_deadline
+from lib.store import StoreUnavailable
+from lib.web import HTTPError, Request, Response, json_response
+
+logger = logging.getLogger("vigil.checks")
+HEARTBEAT_TIMEOUT = 2.0
+
+
+def heartbeat(env: Env) -> bool:
+    """GET the healthchecks.io-style ping URL; any failure is logged (without the URL) and ignored."""
+    if env.heartbeat_url is None:
+        return False
+    try:
+        r = http.client().get(env.heartbeat_url.get_secret_value(), timeout=http.timeout_for(HEARTBEAT_TIMEOUT))
+        if r.status_code >= 400:
+            logger.warning("heartbeat ping answered %d", r.status_code)
+        return r.status_code < 400
+    except Exception as exc:  # the heartbeat must never fail the run
+        logger.warning("heartbeat ping failed (%s)", type(exc).__name__)
+        return False
+
+
+def _result(r: CheckResult) -> dict[str, Any]:
+    out = {"name": r.name, "ok": r.ok, "status": r.status, "latency": r.latency, "reason": r.reason}
+    return {**out, "skipped": True} if r.skipped else out
+
+
+def _decision(d: Any) -> dict[str, Any]:
+    inc = d.incident
+    return {
+        "reason": str(d.reason),
+        "key": inc.key if inc else None,
+        "incident": inc.ref if inc else None,
+        "severity": inc.severity.value if inc else None,
+    }
+
+
+def run(rt: Runtime, now: float, environ: Mapping[str, str], deadline: float | None = None) -> dict[str, Any]:
+    """One cron run at `now`; the JSON summary {slot, evaluated, skipped, results, decisions}."""
+    summary: dict[str, Any] = {"slot": clock.iso(slot_of(now) * 60), "evaluated": 0, "skipped": False}
+    claim = checks_state.claim(rt.store, now)
+    if not claim.claimed:
+        logger.info("checks: slot %s already evaluated", summary["slot"])
+        return {**summary, "skipped": True, "results": [], "decisions": []}
+    checks = rt.config.checks
+    limit = run_deadline(checks) if deadline is None else deadline
+    results = run_checks(checks, environ, limit, first=claim.suspects)
+    recorded = checks_state.record(rt.store, rt.config, results, now)
+    sigs = checks_state.signals(rt.config, recorded, now, rt.env.public_base_url)
+    decisions = dispatch.handle(rt, sigs, now, deadline=dispatch.CRON_DEADLINE) if sigs else []
+    failing = [r.name for r in results if not r.ok]
+    logger.info("checks: %d evaluated, %d failing, %d signals", recorded.evaluated, len(failing), len(sigs))
+    heartbeat(rt.env)
+    return {
+        **summary,
+        "evaluated": recorded.evaluated,
+        "results": [_result(r) for r in results],
+        "decisions": [_decision(d) for d in decisions],
+    }
+
+
+def handle(req: Request) -> Response:
+    rt = runtime.get()
+    require_cron(req, rt.env)
+    try:
+        # The process environment supplies "${VAR}" header values (tokens stay out of the config).
+        return json_response(run(rt, clock.now(), os.environ))
+    except StoreUnavailable as exc:
+        raise HTTPError(503, "store unavailable", detail=str(exc)) from None

@@ -1,0 +1,148 @@
+"""What /api/status shows: every check's state, last result, uptime and latency
+percentiles, and the open incidents. `read` builds the JSON document (one round
+trip for the checks, plus the incident engine's read); `render` turns it into a
+small self-contained HTML page (no scripts, no external assets).
+
+States: `up`; `pending` (failing, not yet for `down_after`); `down` (the
+incident fired and has not recovered); `unknown` (never evaluated, or no result
+for `STALE_AFTER`). Uptime windows are exact minute windows (see
+lib.checks_history); percentiles cover the last 24 hours.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lib import incidents
+from lib.checks_history import (
+    BAR_DAYS,
+    WINDOWS_DAYS,
+    days_back,
+    hours_back,
+    minute_of_day,
+    percentile,
+    slot_of,
+    uptime_pct,
+    window_minutes,
+)
+from lib.clock import iso
+from lib.config import Config
+from lib.models import Incident
+from lib.status_html import render
+from lib.store import Script, Store
+
+STATUS = Script.load("checks_status")
+STALE_AFTER = 600.0  # seconds without a result before a check's state is unknown
+PERCENTILE_HOURS = 24
+
+__all__ = ["read", "render"]
+
+
+def _state(doc: dict[str, Any], now: float) -> str:
+    last = doc.get("last")
+    if not isinstance(last, dict):
+        return "unknown"
+    if now - float(last.get("at", 0)) > STALE_AFTER:
+        return "unknown"
+    if doc.get("down"):
+        return "down"
+    return "pending" if doc.get("ff") is not None else "up"
+
+
+def _since(doc: dict[str, Any]) -> str | None:
+    slot = doc.get("down_at") if doc.get("down") else doc.get("ff")
+    return iso(int(slot) * 60) if slot is not None else None
+
+
+def _days(row: dict[str, Any], slot: int) -> list[dict[str, Any]]:
+    """One entry per UTC day, oldest first, for the uptime bars."""
+    dates = days_back(slot, BAR_DAYS)
+    out = []
+    for i in reversed(range(BAR_DAYS)):
+        up, seen = int(row["up"][i]), int(row["seen"][i])
+        d = dates[i]
+        out.append({"date": f"{d[:4]}-{d[4:6]}-{d[6:]}", "up": up, "seen": seen, "uptime": uptime_pct(up, seen)})
+    return out
+
+
+def _check(row: dict[str, Any], now: float, slot: int) -> dict[str, Any]:
+    doc = json.loads(row["state"]) if row.get("state") else {}
+    uptime = {}
+    for label, n in WINDOWS_DAYS.items():
+        up = window_minutes(row["up"], row.get("up_tail") or {}, n)
+        seen = window_minutes(row["seen"], row.get("seen_tail") or {}, n)
+        uptime[label] = uptime_pct(up, seen)
+    hist = row.get("hist") or {}
+    return {
+        "name": row["name"],
+        "state": _state(doc, now),
+        "since": _since(doc),
+        "last": _last(doc.get("last")),
+        "uptime": uptime,
+        "latency": {
+            "p50": percentile(hist, 0.50),
+            "p95": percentile(hist, 0.95),
+            "p99": percentile(hist, 0.99),
+            "samples": sum(int(c) for c in hist.values()),
+        },
+        "days": _days(row, slot),
+    }
+
+
+def _last(last: Any) -> dict[str, Any] | None:
+    if not isinstance(last, dict):
+        return None
+    return {
+        "ok": bool(last.get("ok")),
+        "status": last.get("status"),
+        "latency": last.get("latency"),
+        "reason": last.get("reason") or "",
+        "at": iso(float(last["at"])) if last.get("at") is not None else None,
+    }
+
+
+def _incident(inc: Incident) -> dict[str, Any]:
+    return {
+        "id": inc.ref,
+        "key": inc.key,
+        "severity": inc.severity.value,
+        "status": inc.status,
+        "title": inc.title,
+        "opened_at": iso(inc.opened_at),
+        "acknowledged": inc.status == "acknowledged",
+        "acked_by": inc.acked_by,
+        "acked_at": iso(inc.acked_at) if inc.acked_at else None,
+    }
+
+
+def read(store: Store, config: Config, now: float) -> dict[str, Any]:
+    """The status document at `now`."""
+    slot = slot_of(now)
+    names = [c.name for c in config.checks]
+    rows: list[dict[str, Any]] = []
+    if names:
+        request = {
+            "names": names,
+            "days": days_back(slot, max(WINDOWS_DAYS.values()) + 1),
+            "mod": minute_of_day(slot),
+            "hours": hours_back(slot, PERCENTILE_HOURS),
+            "tails": sorted(WINDOWS_DAYS.values()),
+        }
+        rows = store.run_json(STATUS, [], [store.prefix, now, json.dumps(request, separators=(",", ":"))]) or []
+    checks = [_check(row, now, slot) for row in rows]
+    open_ = sorted(incidents.open_incidents(store), key=lambda i: (i.severity.rank, i.opened_at))
+    states = [c["state"] for c in checks]
+    if "down" in states:
+        overall = "down"
+    elif "pending" in states or open_:
+        overall = "degraded"
+    else:
+        overall = "unknown" if states and all(s == "unknown" for s in states) else "up"
+    return {
+        "service": config.service,
+        "generated_at": iso(now),
+        "status": overall,
+        "checks": checks,
+        "incidents": [_incident(i) for i in open_],
+    }

@@ -1,0 +1,139 @@
+-- Record one run's results for every check: one round trip, atomic.
+-- History (up/seen bitmaps, latency histogram), per-check state (first failed
+-- slot, ok streak, last result, latency ring, alert levels), the cron tick, and
+-- the transitions the run caused: which alerts should now fire or resolve.
+-- ARGV: 1 prefix, 2 now, 3 JSON {slot, day, mod, hour, days, ttl, tick_key,
+--       tick_ttl, gap_s, gap_slots, checks = [{name, ok, status, latency, reason,
+--       bucket, suspect, down_slots, up_after, lat = {runs, q, tiers}, upt = {n, min, tiers}}]}
+--#include checks_lib
+local req = cjson.decode(ARGV[3])
+local SLOT, TTL = req.slot, req.ttl
+local transitions = {}
+
+local function present(v)
+  return v ~= nil and v ~= cjson.null
+end
+
+-- Nearest rank: the smallest value with at least q of the samples at or below it.
+local function quantile(values, q)
+  local sorted = {}
+  for i, v in ipairs(values) do sorted[i] = v end
+  table.sort(sorted)
+  local rank = math.max(1, math.min(#sorted, math.ceil(q * #sorted - 1e-9)))
+  return sorted[rank]
+end
+
+-- The most severe tier crossed; tiers are [severity, threshold], most severe first.
+local function tier(tiers, value, above)
+  for _, t in ipairs(tiers) do
+    if (above and value > t[2]) or ((not above) and value < t[2]) then return t[1] end
+  end
+  return false
+end
+
+local function history(c)
+  for _, kind in ipairs(c.ok and {"seen", "up"} or {"seen"}) do
+    local key = ck(kind, c.name, req.day)
+    redis.call("SETBIT", key, req.mod, 1)
+    redis.call("EXPIRE", key, TTL)
+  end
+  if present(c.bucket) then
+    local key = ck("lat", c.name, req.hour)
+    redis.call("HINCRBY", key, tostring(c.bucket), 1)
+    redis.call("EXPIRE", key, TTL)
+  end
+end
+
+local function availability(c, st)
+  local gap = st.slot and (SLOT - st.slot) > req.gap_slots
+  if c.ok then
+    st.ff = nil
+    st.oks = (st.oks or 0) + 1
+    if st.down and st.oks >= c.up_after then
+      table.insert(transitions, {kind = "up", name = c.name, since = st.down_at,
+        status = c.status, latency = c.latency})
+      st.down, st.down_at = nil, nil
+    end
+    return
+  end
+  st.oks = 0
+  -- Failing "continuously" cannot be claimed across minutes nobody looked at.
+  if st.ff == nil or gap then st.ff = SLOT end
+  if not st.down and SLOT - st.ff >= c.down_slots then
+    st.down, st.down_at = true, SLOT
+    table.insert(transitions, {kind = "down", name = c.name, since = st.ff,
+      status = c.status, reason = c.reason})
+  end
+end
+
+local function latency(c, st)
+  if not present(c.lat) then return end
+  local ring = st.ring or {}
+  if present(c.latency) then
+    table.insert(ring, c.latency)
+    while #ring > c.lat.runs do table.remove(ring, 1) end
+  end
+  st.ring = ring
+  if #ring < c.lat.runs then return end -- too few runs to say anything yet
+  local p = quantile(ring, c.lat.q)
+  local sev = tier(c.lat.tiers, p, true)
+  if sev ~= (st.lsev or false) then
+    table.insert(transitions, {kind = "latency", name = c.name, severity = sev, value = p, n = #ring})
+    st.lsev = sev or nil
+  end
+end
+
+local function uptime(c, st)
+  if not present(c.upt) then return end
+  local seen = window("seen", c.name, req.days, req.mod, c.upt.n)
+  if seen < c.upt.min then return end -- too little history: no alert on a new install
+  local up = window("up", c.name, req.days, req.mod, c.upt.n)
+  local pct = 100 * up / seen
+  local sev = tier(c.upt.tiers, pct, false)
+  if sev ~= (st.usev or false) then
+    table.insert(transitions, {kind = "uptime", name = c.name, severity = sev, value = pct,
+      up = up, seen = seen})
+    st.usev = sev or nil
+  end
+end
+
+local function watchdog()
+  local prev = tonumber(redis.call("GET", req.tick_key))
+  if prev and prev >= NOW then return end -- an older run finishing late changes nothing
+  redis.call("SET", req.tick_key, string.format("%.3f", NOW), "EX", req.tick_ttl)
+  local flag = ck("gap")
+  if prev and NOW - prev > req.gap_s then
+    redis.call("SET", flag, tostring(prev), "EX", req.tick_ttl)
+    table.insert(transitions, {kind = "gap", firing = true, value = NOW - prev})
+  elseif redis.call("DEL", flag) == 1 then
+    table.insert(transitions, {kind = "gap", firing = false, value = NOW - (prev or NOW)})
+  end
+end
+
+local state_key = ck("state")
+local evaluated, stale = 0, 0
+watchdog()
+for _, c in ipairs(req.checks) do
+  local raw = redis.call("HGET", state_key, c.name)
+  local st = raw and cjson.decode(raw) or {}
+  if st.slot and SLOT <= st.slot then
+    stale = stale + 1 -- this minute was already evaluated (or a newer one was)
+  else
+    history(c)
+    availability(c, st)
+    latency(c, st)
+    uptime(c, st)
+    if c.suspect then
+      redis.call("SADD", ck("suspects"), c.name)
+    else
+      redis.call("SREM", ck("suspects"), c.name)
+    end
+    st.slot = SLOT
+    st.last = {ok = c.ok, status = c.status, latency = c.latency, reason = c.reason, at = NOW}
+    redis.call("HSET", state_key, c.name, cjson.encode(st))
+    evaluated = evaluated + 1
+  end
+end
+redis.call("EXPIRE", state_key, TTL)
+redis.call("EXPIRE", ck("suspects"), TTL)
+return cjson.encode({evaluated = evaluated, stale = stale, transitions = transitions})

@@ -1,0 +1,356 @@
+"""The checks cron end to end: a real loopback target whose answers the tests switch,
+a real Redis (directly and through the Upstash REST bridge), the real incident engine."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from lib import checks_state, clock, incidents, runtime, watchdog
+from lib.config import Check, Expect, parse_config
+from lib.env import Env
+from lib.models import Reason, Severity
+from lib.routes.checks import run
+from lib.runtime import Runtime
+from lib.sources.checks import CheckResult, evaluate, lookup, run_checks
+from lib.store import Store
+from tests.support.checks_bench import round_trips_per_run
+from tests.support.target import HEALTHY, Target
+
+T0 = 1767225600.0  # 2026-01-01T00:00:00Z
+SECRET = "cron-secret-0123456789"
+PEOPLE = {
+    "oncall": {"name": "On-call", "email": "oncall@example.com", "phone": "+15550000001"},
+    "eng_lead": {"name": "Lead", "email": "lead@example.com"},
+}
+EXPECT = {"status": 200, "json": {"status": "healthy", "database": "connected", "cache": "connected"}}
+
+
+def at(minute: int, second: int = 7) -> float:
+    """A cron run `second`s into `minute` (cron jitter must not matter)."""
+    return T0 + minute * 60 + second
+
+
+@pytest.fixture
+def target() -> Iterator[Target]:
+    with Target() as t:
+        yield t
+
+
+def make_rt(store: Store, checks: list[dict[str, Any]], **env: Any) -> Runtime:
+    cfg = parse_config({"service": "shop", "people": PEOPLE, "checks": checks})
+    e = Env(cron_secret=SecretStr(SECRET), public_base_url="https://vigil.test", **env)
+    return Runtime(env=e, config=cfg, store=store)
+
+
+def api(target: Target, **over: Any) -> dict[str, Any]:
+    return {"name": "api", "url": target.url(), "timeout": "2s", "expect": EXPECT,
+            "runbook": "https://example.com/runbooks/service-down", **over}
+
+
+def reasons(out: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(d["key"], d["reason"]) for d in out["decisions"]]
+
+
+# -- evaluation (pure) ---------------------------------------------------------------
+
+BODY = json.dumps({**HEALTHY, "checks": {"db": "ok", "queue": {"lag": 3}}, "ready": True}).encode()
+
+
+@pytest.mark.parametrize(
+    ("expect", "status", "body", "latency", "reason"),
+    [
+        (EXPECT, 200, BODY, 0.1, ""),
+        (EXPECT, 503, BODY, 0.1, "status 503 (expected 200)"),
+        ({"status": [200, 204]}, 204, b"", 0.1, ""),
+        ({"status": [200, 204]}, 500, b"", 0.1, "status 500 (expected 200 or 204)"),
+        (EXPECT, 200, json.dumps({**HEALTHY, "database": "disconnected"}).encode(), 0.1,
+         "`database` was `disconnected` (expected `connected`)"),
+        ({"json": {"checks.db": "ok", "checks.queue.lag": 3, "ready": True}}, 200, BODY, 0.1, ""),
+        ({"json": {"checks.cache": "ok"}}, 200, BODY, 0.1, "`checks.cache` is missing (expected `ok`)"),
+        ({"json": {"ready": "true"}}, 200, BODY, 0.1, "`ready` was `true` (a boolean, expected a string)"),
+        (EXPECT, 200, b"<html>", 0.1, "body is not JSON"),
+        (EXPECT, 502, b"<html>bad gateway", 0.1, "status 502 (expected 200)"),
+        ({"max_latency": "1s"}, 200, b"", 1.5, "took 1.50 s (limit 1 s)"),
+        ({"body_contains": "pong"}, 200, b"ping", 0.1, "body does not contain 'pong'"),
+    ],
+    ids=["healthy", "503", "status-list", "status-list-miss", "db-disconnected", "dotted-paths", "path-missing",
+         "string-is-not-bool", "not-json", "non-json-error-page", "too-slow", "body-contains"],
+)
+def test_evaluate_says_why_an_answer_fails(expect: dict, status: int, body: bytes, latency: float, reason: str) -> None:
+    assert evaluate(Expect.model_validate(expect), status, body, latency) == reason
+
+
+def test_lookup_follows_dotted_paths_into_objects_and_lists() -> None:
+    data = {"checks": {"db": "ok"}, "items": [{"ok": True}]}
+    assert lookup(data, "checks.db") == "ok"
+    assert lookup(data, "items.0.ok") is True
+    assert lookup(data, "items.1.ok") is not True
+
+
+# -- probes against a real target ---------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("setup", "url", "reason"),
+    [
+        ({"status": 503}, None, "status 503 (expected 200)"),
+        ({"body": {**HEALTHY, "database": "disconnected"}}, None, "`database` was `disconnected` (expected `connected`)"),
+        ({"hang": True}, None, "timed out after 0.3 s"),
+        ({"delay": 1.0}, None, "timed out after 0.3 s"),
+        ({}, "http://127.0.0.1:{closed}/health", "connection refused"),
+        ({}, "https://127.0.0.1:{port}/health", "TLS error: wrong version number"),
+    ],
+    ids=["503", "db-disconnected", "hang", "slow", "refused", "tls"],
+)
+def test_a_failing_probe_says_why(target: Target, setup: dict, url: str | None, reason: str) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    target.set(**setup)
+    check = Check(name="api", url=(url or target.url()).format(port=target.port, closed=closed),
+                  timeout=0.3, expect=Expect.model_validate(EXPECT))
+    [result] = run_checks([check], {}, deadline=5)
+    assert (result.ok, result.reason) == (False, reason)
+
+
+def test_checks_the_run_deadline_cuts_off_are_not_evaluated(target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lib.sources.checks as probes
+
+    monkeypatch.setattr(probes, "MAX_IN_FLIGHT", 1)  # one at a time: the second waits for a slot
+    target.set("/hang", hang=True)
+    checks = [Check(name=n, url=target.url("/hang"), timeout=0.3) for n in ("first", "second")]
+    started = clock.monotonic()
+    first, second = run_checks(checks, {}, deadline=0.5)
+    assert clock.monotonic() - started < 2
+    assert (first.skipped, first.reason) == (False, "timed out after 0.3 s")
+    assert (second.skipped, second.reason) == (True, "not checked: the run's 0.5 s deadline came first")
+
+
+def test_a_timeout_longer_than_the_run_still_ends_as_a_failure_inside_it(target: Target) -> None:
+    target.set(hang=True)
+    [result] = run_checks([Check(name="api", url=target.url(), timeout=30)], {}, deadline=0.4)
+    assert (result.ok, result.skipped, result.reason) == (False, False, "timed out after 0.38 s")
+
+
+def test_slow_or_unanswered_checks_are_probed_first_next_run(redis_store: Store, target: Target) -> None:
+    target.set("/hang", hang=True)
+    rt = make_rt(redis_store, [api(target, name="fine"), api(target, name="stuck", url=target.url("/hang"),
+                                                              timeout="300ms")])
+    run(rt, at(0), {})
+    assert checks_state.claim(redis_store, at(1)).suspects == {"stuck"}
+    assert checks_state.claim(redis_store, at(1, 30)).claimed is False
+
+
+def test_header_secrets_come_from_the_environment_and_never_leak(
+    redis_store: Store, target: Target, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = "s3cr3t-t0ken-value"
+    rt = make_rt(redis_store, [api(target, headers={"Authorization": "Bearer ${API_TOKEN}"}),
+                               api(target, name="other", headers={"X-Key": "${MISSING_VAR}"})])
+    target.set(status=401, body={"error": "bad token"})
+    with caplog.at_level(logging.DEBUG):
+        out = run(rt, at(0), {"API_TOKEN": token})
+    assert f"Bearer {token}" in target.seen_auth
+    by_name = {r["name"]: r for r in out["results"]}
+    assert by_name["other"]["reason"] == "header X-Key: environment variable MISSING_VAR is not set"
+    assert token not in json.dumps(out) and token not in caplog.text
+
+
+# -- the cron run through the incident engine ---------------------------------------
+
+def test_a_healthy_target_checked_every_minute_opens_nothing(store: Store, target: Target) -> None:
+    rt = make_rt(store, [api(target)])
+    for minute in range(5):
+        out = run(rt, at(minute), {})
+        assert (out["evaluated"], out["skipped"], out["decisions"]) == (1, False, [])
+        assert out["results"][0]["ok"] is True
+    assert incidents.open_incidents(store) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "timeout", "reason"),
+    [
+        ({"status": 503, "body": {"status": "unhealthy"}}, "2s", "status 503 (expected 200)"),
+        ({"body": {**HEALTHY, "database": "disconnected"}}, "2s", "`database` was `disconnected`"),
+        ({"hang": True}, "300ms", "timed out after 0.3 s"),
+    ],
+    ids=["503", "db-disconnected", "timeout"],
+)
+def test_failing_for_two_minutes_opens_one_p0_and_recovery_resolves_it(
+    store: Store, target: Target, answer: dict, timeout: str, reason: str
+) -> None:
+    rt = make_rt(store, [api(target, timeout=timeout)])
+    assert run(rt, at(0), {})["decisions"] == []
+    target.set(**answer)
+    assert run(rt, at(1), {})["decisions"] == []  # first failing slot
+    assert run(rt, at(2), {})["decisions"] == []  # 1 minute: not yet
+    assert reasons(run(rt, at(3), {})) == [("check:api", "OPENED")]  # 2 minutes
+    for minute in (4, 5, 6):
+        assert run(rt, at(minute), {})["decisions"] == []  # nothing sent again
+    [inc] = incidents.open_incidents(store)
+    assert (inc.key, inc.severity, inc.title) == ("check:api", Severity.P0, "api is down")
+    assert reason in inc.summary and "since 00:01 UTC" in inc.summary
+    assert inc.links["runbook"] == "https://example.com/runbooks/service-down"
+    assert inc.labels["alertname"] == "ServiceDown"
+    target.reset()
+    assert reasons(run(rt, at(7), {})) == [("check:api", "RESOLVED")]
+    assert incidents.open_incidents(store) == []
+
+
+def test_cron_twice_in_a_minute_evaluates_once(store: Store, target: Target) -> None:
+    rt = make_rt(store, [api(target)])
+    first = run(rt, at(0, 1), {})
+    before = store.round_trips
+    second = run(rt, at(0, 50), {})
+    assert (first["evaluated"], first["skipped"]) == (1, False)
+    assert (second["evaluated"], second["skipped"], second["results"]) == (0, True, [])
+    assert store.round_trips - before == 1  # the claim only
+    assert target.total_hits() == 1  # the duplicate probed nothing
+    assert store.call("BITCOUNT", store.key("checks", "seen", "api", "20260101")) == 1
+
+
+def test_a_skipped_minute_is_not_counted_and_does_not_break_the_streak(store: Store, target: Target) -> None:
+    rt = make_rt(store, [api(target)])
+    target.set(status=503)
+    assert run(rt, at(0), {})["decisions"] == []
+    assert reasons(run(rt, at(2), {})) == [("check:api", "OPENED")]  # minute 1 never ran
+    assert store.call("BITCOUNT", store.key("checks", "seen", "api", "20260101")) == 2
+
+
+def test_a_long_monitoring_gap_restarts_the_failure_streak_and_raises_a_p2(redis_store: Store, target: Target) -> None:
+    rt = make_rt(redis_store, [api(target)])
+    target.set(status=503)
+    run(rt, at(0), {})
+    out = run(rt, at(7), {})  # 7 minutes without a run: "failing continuously" is unknown
+    assert reasons(out) == [("vigil:monitoring-gap", "OPENED")]
+    gap = next(i for i in incidents.open_incidents(redis_store) if i.key == "vigil:monitoring-gap")
+    assert (gap.severity, gap.title) == (Severity.P2, "Monitoring gap: no check run for 7m")
+    assert reasons(run(rt, at(8), {})) == [("vigil:monitoring-gap", "RESOLVED")]
+    assert reasons(run(rt, at(9), {})) == [("check:api", "OPENED")]
+
+
+def test_each_run_records_the_watchdog_tick(redis_store: Store, target: Target) -> None:
+    rt = make_rt(redis_store, [api(target)])
+    run(rt, at(3), {})
+    raw = redis_store.call("GET", watchdog.key(redis_store, "checks"))
+    assert raw == f"{at(3):.3f}"
+    runs = watchdog.last_runs([raw], at(3) + 30, ("checks",))
+    assert runs["checks"]["age_s"] == 30
+
+
+def test_up_after_needs_that_many_good_runs_to_resolve(redis_store: Store, target: Target) -> None:
+    rt = make_rt(redis_store, [api(target, up_after=3, down_after="0s")])
+    target.set(status=500)
+    assert reasons(run(rt, at(0), {})) == [("check:api", "OPENED")]  # down_after 0: first failure
+    target.reset()
+    assert run(rt, at(1), {})["decisions"] == []
+    assert run(rt, at(2), {})["decisions"] == []
+    assert reasons(run(rt, at(3), {})) == [("check:api", "RESOLVED")]
+
+
+def test_slow_answers_raise_slow_response_time_then_upgrade_then_resolve(redis_store: Store, target: Target) -> None:
+    rule = {"runs": 2, "above": {"P1": "300ms", "P0": "800ms"}}
+    rt = make_rt(redis_store, [api(target, latency=rule)])
+    target.set(delay=0.4)
+    assert run(rt, at(0), {})["decisions"] == []  # one run is too few to judge
+    assert reasons(run(rt, at(1), {})) == [("check:api:latency", "OPENED")]
+    [inc] = incidents.open_incidents(redis_store)
+    assert (inc.severity, inc.title) == (Severity.P1, "SlowResponseTime: api")
+    target.set(delay=1.0)
+    out = run(rt, at(2), {})
+    assert reasons(out) == [("check:api:latency", "UPGRADED")] and out["decisions"][0]["severity"] == "P0"
+    target.reset()
+    assert run(rt, at(3), {})["decisions"] == []  # p95 of the last 2 runs is still 1 s
+    assert reasons(run(rt, at(4), {})) == [("check:api:latency", "RESOLVED")]
+
+
+def _record(store: Store, cfg: Any, minute: int, **result: Any) -> list[dict[str, Any]]:
+    res = CheckResult("api", **{"ok": True, "status": 200, "latency": 0.1, **result})
+    return checks_state.record(store, cfg, [res], at(minute)).transitions
+
+
+def test_latency_rule_uses_the_nearest_rank_p95_of_the_last_runs(redis_store: Store, target: Target) -> None:
+    cfg = make_rt(redis_store, [api(target)]).config  # default rule: 5 runs, P1 above 1 s, P0 above 2 s
+    for minute, latency in enumerate([0.1, 0.1, 0.1, 0.1]):
+        assert _record(redis_store, cfg, minute, latency=latency) == []
+    [t] = _record(redis_store, cfg, 4, latency=1.5)  # p95 of 5 runs is the slowest: 1.5 s
+    assert (t["kind"], t["severity"], t["value"]) == ("latency", "P1", 1.5)
+    [t] = _record(redis_store, cfg, 5, latency=2.5)
+    assert (t["severity"], t["value"]) == ("P0", 2.5)
+    for minute in range(6, 10):
+        _record(redis_store, cfg, minute, latency=0.1)
+    [t] = _record(redis_store, cfg, 10, latency=0.1)  # 2.5 s has left the window
+    assert t["severity"] is False
+    [sig] = checks_state.signals(cfg, checks_state.Recorded(1, 0, [t]), at(10), "https://vigil.test")
+    assert (sig.key, sig.status) == ("check:api:latency", "resolved")
+
+
+def test_uptime_alerts_only_with_enough_history(redis_store: Store, target: Target, redis_server: Any) -> None:
+    import redis
+
+    cfg = make_rt(redis_store, [api(target, down_after="1h")]).config
+    for minute in range(3):  # a new install failing: 0 % of 3 minutes is no uptime alert
+        assert _record(redis_store, cfg, minute, ok=False, status=503, reason="status 503") == []
+    raw = redis.Redis.from_url(redis_server.url)
+    for day in ("20251231", "20251230"):  # two whole days seen; the 31st was down for an hour
+        raw.set(redis_store.key("checks", "seen", "api", day), b"\xff" * 180)
+        raw.set(redis_store.key("checks", "up", "api", day), b"\xff" * 180)
+    for minute in range(60):
+        raw.setbit(redis_store.key("checks", "up", "api", "20251231"), 600 + minute, 0)
+    [t] = _record(redis_store, cfg, 3)
+    # 30 days back from 00:03: today's 4 minutes (1 up) + 2880 seen (2820 up)
+    assert (t["kind"], t["severity"], t["up"], t["seen"]) == ("uptime", "P1", 2821, 2884)
+    assert t["value"] == pytest.approx(100 * 2821 / 2884)
+    [sig] = checks_state.signals(cfg, checks_state.Recorded(1, 0, [t]), at(3), "https://vigil.test")
+    assert (sig.key, sig.severity, sig.title) == ("check:api:uptime", Severity.P1, "Uptime below target: api")
+    assert "97.82 %" in sig.summary
+
+
+@pytest.mark.parametrize("n", [1, 10, 100])
+def test_a_run_costs_at_most_two_round_trips_whatever_the_number_of_checks(
+    store: Store, target: Target, n: int
+) -> None:
+    assert round_trips_per_run(store, target, n) <= 2
+
+
+def test_the_heartbeat_is_pinged_after_a_run_and_never_fails_it(redis_store: Store, target: Target) -> None:
+    rt = make_rt(redis_store, [api(target)], heartbeat_url=SecretStr(target.url("/ping/abc")))
+    run(rt, at(0), {})
+    assert target.hits.get("/ping/abc") == 1
+    rt = make_rt(redis_store, [api(target)], heartbeat_url=SecretStr("http://127.0.0.1:1/ping"))
+    assert run(rt, at(1), {})["evaluated"] == 1
+
+
+def test_the_cron_route_needs_the_secret_and_answers_a_summary(redis_store: Store, target: Target) -> None:
+    from api.cron.checks import app
+
+    runtime.install(make_rt(redis_store, [api(target)]))
+    clock.freeze(at(5, 30))
+    try:
+        with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://vigil.test") as client:
+            assert client.get("/api/cron/checks").status_code == 401
+            r = client.get("/api/cron/checks", headers={"Authorization": f"Bearer {SECRET}"})
+            again = client.get("/api/cron/checks", headers={"Authorization": f"Bearer {SECRET}"})
+    finally:
+        clock.unfreeze()
+        runtime.install(None)
+    assert r.status_code == 200
+    body = r.json()
+    assert (body["slot"], body["evaluated"], body["skipped"], body["decisions"]) == ("2026-01-01T00:05:00Z", 1, False, [])
+    assert body["results"][0]["name"] == "api"
+    assert again.json()["skipped"] is True
+
+
+def test_decision_reasons_are_engine_reasons(redis_store: Store, target: Target) -> None:
+    rt = make_rt(redis_store, [api(target, down_after="0s")])
+    target.set(status=503)
+    out = run(rt, at(0), {})
+    assert out["decisions"][0]["reason"] == Reason.OPENED.value
