@@ -1,0 +1,32 @@
+"""`GET /api/cron/rules`: scrape, evaluate every metric rule, hand transitions to the engine."""
+
+from __future__ import annotations
+
+import os
+
+from lib import clock, dispatch, rules_state, runtime
+from lib.routes import require_cron
+from lib.store import StoreUnavailable
+from lib.web import Request, Response, error, json_response
+
+
+def handle(req: Request) -> Response:
+    rt = runtime.get()
+    require_cron(req, rt.env)
+    now = clock.now()
+    try:
+        # Scrape credentials are read from the environment by variable name, here at the edge.
+        run = rules_state.run(rt.store, rt.config.rules, now, os.environ)
+        decisions = dispatch.handle(rt, run.signals, now, deadline=dispatch.CRON_DEADLINE) if run.signals else []
+    except StoreUnavailable as exc:
+        return error(503, f"store unavailable: {exc}")
+    return json_response(
+        {
+            "job": "rules",
+            "now": clock.iso(now),
+            **run.summary(),
+            "decisions": [
+                {"reason": d.reason.value, "incident": d.incident.ref if d.incident else None} for d in decisions
+            ],
+        }
+    )
