@@ -111,9 +111,10 @@ def handle(
     now: float,
     deadline: float | None = None,
     deploy: dict[str, Any] | None = None,
+    counters: list[tuple[str, str, int]] | None = None,
 ) -> list[Decision]:
     """The one path every signal takes."""
-    decisions = incidents.apply_many(rt.store, rt.config, signals, now, deploy=deploy)
+    decisions = incidents.apply_many(rt.store, rt.config, signals, now, deploy=deploy, counters=counters)
     sends = [s for d in decisions for s in d.sends]
     found = {d.incident.id: d.incident for d in decisions if d.incident is not None}
     for d in decisions:

@@ -103,7 +103,12 @@ def _json(obj: Any) -> str:
 
 
 def apply_many(
-    store: Store, config: Config, signals: list[Signal], now: float, deploy: dict[str, Any] | None = None
+    store: Store,
+    config: Config,
+    signals: list[Signal],
+    now: float,
+    deploy: dict[str, Any] | None = None,
+    counters: list[tuple[str, str, int]] | None = None,
 ) -> list[Decision]:
     """Dedup, open, update, upgrade or resolve for each signal: one round trip for the batch.
 
@@ -123,8 +128,13 @@ def apply_many(
         item["escalation"] = escalation_snapshot(config, sig.severity)
         batch.append(item)
         index.append(i)
-    if batch or deploy:
-        payload = {"signals": batch, "deploy_window": config.sources.vercel.deploy_window, "deploy": deploy}
+    if batch or deploy or counters:
+        payload = {
+            "signals": batch,
+            "deploy_window": config.sources.vercel.deploy_window,
+            "deploy": deploy,
+            "counters": [list(c) for c in counters or []],
+        }
         results = store.run_json(APPLY, [], _argv(store, now, payload, config)) or []
         for i, d in zip(index, results, strict=True):
             decisions[i] = _decision(d)

@@ -198,3 +198,30 @@ def test_alertmanager_v4_payload_fires_and_resolves_per_alert(redis_store: Store
                         headers={"Authorization": f"Bearer {SECRETS['ALERTS_TOKEN']}", "Content-Type": "application/json"})
         assert r.status_code == 200 and all(d["reason"] in ("OPENED", "NOT_OPEN") for d in r.json()["decisions"])
         assert len(r.json()["decisions"]) >= 1
+
+
+def test_webhook_outcomes_are_counted_for_api_metrics(redis_store: Store) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with world(redis_store) as w:
+        sentry_post(w, "issue_created.json")
+        sentry_post(w, "comment_created.json")
+        sentry_post(w, "issue_created.json", secret="wrong")
+        vercel_post(w, "deployment_canceled.json")
+        body = w.http.get("/api/metrics", headers={"Authorization": f"Bearer {SECRETS['METRICS_TOKEN']}"}).text
+        counts = {
+            (s.labels["source"], s.labels["outcome"]): s.value
+            for fam in text_string_to_metric_families(body) if fam.name.startswith("vigil_webhooks")
+            for s in fam.samples if s.name.endswith("_total")
+        }
+        assert counts == {("sentry", "accepted"): 1, ("sentry", "ignored"): 1, ("sentry", "unauthorized"): 1,
+                          ("vercel", "ignored"): 1}
+
+
+def test_an_accepted_webhook_costs_one_round_trip_before_delivery(redis_store: Store) -> None:
+    with world(redis_store) as w:
+        sentry_post(w, "comment_created.json")  # warm: the server learns the script
+        before = redis_store.round_trips
+        sentry_post(w, "metric_alert_warning.json")
+        # apply (with the counter) + recording the deliveries
+        assert redis_store.round_trips - before == 2

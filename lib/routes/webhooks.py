@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from lib import clock, dispatch, runtime
+from lib import clock, dispatch, metrics, runtime
 from lib.models import Decision, Signal
 from lib.sources import BadPayload, Ignored
 from lib.web import HTTPError, Request, Response, json_response
@@ -29,6 +29,18 @@ def summary(decisions: list[Decision]) -> list[dict[str, Any]]:
     ]
 
 
+def _count(source: str, outcome: str) -> list[tuple[str, str, int]]:
+    return [("webhooks", metrics.field_of("webhooks", {"source": source, "outcome": outcome}), 1)]
+
+
+def _count_now(rt: runtime.Runtime, source: str, outcome: str) -> None:
+    """Rejected deliveries are counted on their own; a failure to count changes nothing."""
+    try:
+        metrics.incr(rt.store, "webhooks", {"source": source, "outcome": outcome})
+    except Exception:  # noqa: BLE001 - the 4xx answer matters more than the counter
+        logger.debug("could not count a rejected %s webhook", source)
+
+
 def intake(
     req: Request,
     source: str,
@@ -39,19 +51,20 @@ def intake(
     rt = runtime.get()
     if not verified(rt):
         logger.warning("%s webhook rejected: bad or missing signature", source)
+        _count_now(rt, source, "unauthorized")
         raise HTTPError(401, "bad or missing signature")
     try:
         result = parse(rt)
     except BadPayload as exc:
         logger.warning("%s webhook malformed: %s", source, exc.reason)
+        _count_now(rt, source, "malformed")
         raise HTTPError(400, exc.reason) from None
     now = clock.now()
     remembered = deploy(rt) if deploy else None
     if remembered is not None and not remembered.get("at"):
         remembered["at"] = now
     if isinstance(result, Ignored):
-        if remembered:
-            dispatch.handle(rt, [], now, deploy=remembered)
+        dispatch.handle(rt, [], now, deploy=remembered, counters=_count(source, "ignored"))
         return json_response({"ignored": result.reason}, 202)
-    decisions = dispatch.handle(rt, result, now, deploy=remembered)
+    decisions = dispatch.handle(rt, result, now, deploy=remembered, counters=_count(source, "accepted"))
     return json_response({"source": source, "decisions": summary(decisions)}, 200)

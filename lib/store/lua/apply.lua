@@ -111,6 +111,11 @@ if req.deploy and req.deploy ~= cjson.null then
   redis.call("SET", k("deploy", "last"), cjson.encode(req.deploy), "EX", 7 * 86400)
 end
 
+-- Counters of this request (e.g. webhooks by source and outcome), in the same round trip.
+for _, c in ipairs(req.counters or {}) do
+  redis.call("HINCRBY", k("metrics", c[1]), c[2], c[3])
+end
+
 for _, sig in ipairs(req.signals) do
   local d
   if sig.delivery_id and sig.delivery_id ~= cjson.null
