@@ -38,7 +38,7 @@ class Ignored:
 Outcome = list[Signal] | Ignored
 
 
-class BadPayload(ValueError):  # noqa: N818 -- the name the routes and the brief use
+class BadPayload(ValueError):
     """A malformed body (HTTP 400 `{"error": reason}`); `reason` names the field."""
 
     def __init__(self, reason: str) -> None:

@@ -39,7 +39,7 @@ class LoopbackFake:
             def do_POST(self) -> None:
                 fake._handle(self)
 
-            do_GET = do_POST  # noqa: N815
+            do_GET = do_POST
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
