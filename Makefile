@@ -1,4 +1,4 @@
-# make dev    local Vigil: embedded Redis, console channel, crons (ARGS="--fake-clock --port 3001")
+# make dev    local Vigil watching a demo app: embedded Redis, console channel, crons (ARGS="--fake-clock")
 # make test   ruff, then the whole test suite
 # make bench  benchmarks (ARGS="--only imports")
 # make validate  check monitoring.yaml (ARGS=path/to/other.yaml)
@@ -26,7 +26,7 @@ $(STAMP): $(REQS) | $(PY)
 	touch $@
 
 dev: $(STAMP)
-	$(PY) scripts/dev.py $(ARGS)
+	$(PY) scripts/dev.py --demo $(ARGS)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

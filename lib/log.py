@@ -54,6 +54,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """One short line per record for a person watching the local server."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%H:%M:%S", time.gmtime(record.created))
+        text = f"{stamp} {record.levelname:<7} {record.getMessage()}"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+def use_text_format() -> None:
+    """Readable lines instead of JSON (the local server; Vercel keeps JSON)."""
+    for handler in logging.getLogger("vigil").handlers:
+        handler.setFormatter(TextFormatter())
+
+
 _configured = False
 
 

@@ -39,7 +39,7 @@ from devserver import (
     logged,
 )
 
-from lib import clock, runtime
+from lib import clock, log, runtime
 from lib.config import Config, ConfigError, load_config
 from lib.cronexpr import Schedule
 from lib.env import Env
@@ -52,11 +52,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--no-cron", action="store_true", help="do not run vercel.json's crons")
     p.add_argument("--fake-clock", action="store_true", help="time stands still until POST /__dev/clock")
+    p.add_argument("--demo", action="store_true",
+                   help="also run a demo app on :3001 whose health fails from minute 3 to 7 of every 12, "
+                        "and watch it with demo/monitoring.yaml (unless MONITORING_CONFIG is set)")
     return p.parse_args(argv)
 
 
-def prepare_environ(notes: list[str]) -> None:
+def _local_secret(name: str) -> str:
+    """A random secret kept under .vigil/, so links sent before a restart still work after it."""
+    path = Path(os.environ.get("VIGIL_DATA_DIR", "").strip() or ".vigil") / f"dev-{name.lower()}"
+    try:
+        return path.read_text().strip()
+    except OSError:
+        value = secrets.token_urlsafe(24)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(value)
+        return value
+
+
+def prepare_environ(notes: list[str], demo: bool = False, port: int = 3000) -> None:
     """Fill what a local run needs and Vercel would provide, before the runtime reads it."""
+    if not os.environ.get("ACK_SIGNING_SECRET", "").strip():
+        os.environ["ACK_SIGNING_SECRET"] = _local_secret("ACK_SIGNING_SECRET")
+        notes.append("ACK_SIGNING_SECRET was unset: using a local one from .vigil/ so ack links work")
+    if not os.environ.get("PUBLIC_BASE_URL", "").strip() and not os.environ.get("VERCEL_URL", "").strip():
+        os.environ["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
+    if demo and not os.environ.get("MONITORING_CONFIG", "").strip():
+        os.environ["MONITORING_CONFIG"] = str(ROOT / "demo" / "monitoring.yaml")
     if not os.environ.get("CRON_SECRET", "").strip():
         os.environ["CRON_SECRET"] = secrets.token_urlsafe(24)
         notes.append("CRON_SECRET was unset: generated a random one for this process")
@@ -133,7 +155,8 @@ def close_store(store: Store) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     notes: list[str] = []
-    prepare_environ(notes)
+    prepare_environ(notes, demo=args.demo, port=args.port)
+    log.use_text_format()
     env = Env.from_environ()
     try:
         config = load_config(env.config_path)
@@ -159,6 +182,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot listen on {args.host}:{args.port}: {exc.strerror}; try --port", file=sys.stderr)
         close_store(store)
         return 1
+    demo = None
+    if args.demo:
+        from demo_target import DemoTarget
+
+        try:
+            demo = DemoTarget(port=3001)
+            notes.append(f"demo app on {demo.url}: health fails from minute 3 to 7 of every 12; "
+                         "a P0 ServiceDown opens 2 minutes in and every page prints as [console]")
+        except OSError as exc:
+            notes.append(f"demo app not started: port 3001 {exc.strerror}")
     print(banner(args, env, config, jobs, router, notes), flush=True)
 
     stop = threading.Event()
@@ -176,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         scheduler.stop()
     server.shutdown()
     server.server_close()
+    if demo is not None:
+        demo.close()
     close_store(store)
     return 0
 

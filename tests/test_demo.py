@@ -1,0 +1,40 @@
+"""The demo app `make dev` watches: healthy, then down from minute 3 to 7 of every 12."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from lib import clock
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from demo_target import DemoTarget  # noqa: E402
+
+
+def test_the_demo_app_fails_on_its_cycle_and_exports_a_rising_error_rate() -> None:
+    clock.freeze(1_800_000_000.0)
+    target = DemoTarget(port=0)
+    try:
+        ok = httpx.get(f"{target.url}/api/v1/health")
+        assert ok.status_code == 200 and ok.json()["database"] == "connected"
+        clock.advance(4 * 60)
+        down = httpx.get(f"{target.url}/api/v1/health")
+        assert down.status_code == 503 and down.json()["database"] == "disconnected"
+        page = httpx.get(f"{target.url}/metrics").text
+        values = {s.name: s.value for f in text_string_to_metric_families(page) for s in f.samples}
+        assert values["http_requests_total"] == 24000 and 0 < values["http_errors_total"] < 24000 * 0.02
+        clock.advance(4 * 60)
+        assert httpx.get(f"{target.url}/api/v1/health").status_code == 200
+    finally:
+        target.close()
+        clock.unfreeze()
+
+
+def test_the_demo_config_is_valid() -> None:
+    from lib.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "demo" / "monitoring.yaml")
+    assert [c.name for c in cfg.checks] == ["demo-api"] and [r.name for r in cfg.rules] == ["HighErrorRate"]
