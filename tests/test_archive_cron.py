@@ -48,7 +48,7 @@ def test_a_p0_life_lands_in_postgres_once(redis_store: Store, postgrest: FakePos
         assert status == "resolved" and acked_by == "On-call engineer"
 
 
-def ack_query(w) -> str:  # noqa: ANN001
+def ack_query(w) -> str:
     import re
 
     body = [m for m in w.twilio.messages if m["To"] == "+15550000001"][0]["Body"]

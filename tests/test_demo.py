@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from lib import clock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from demo_target import DemoTarget  # noqa: E402
+from demo_target import DemoTarget
 
 
 def test_the_demo_app_fails_on_its_cycle_and_exports_a_rising_error_rate() -> None:
