@@ -154,9 +154,7 @@ def health(args: argparse.Namespace) -> list[Row]:
     return [Row("GET /api/v1/health", trips, "round trips", f"{rt.store.backend}, HTTP {status}")]
 
 
-# Add sections here, e.g.:
-# @section("apply", "Redis round trips per incidents.apply")
-# def apply(args): ...
+# More sections (incidents, webhooks, checks, rules, archive) live in bench_sections.py.
 
 
 # --- table ----------------------------------------------------------------------
@@ -172,6 +170,10 @@ def render(title: str, rows: list[Row]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    sys.modules.setdefault("bench", sys.modules[__name__])
+    import bench_sections  # noqa: F401 - registers its sections
+
     p = argparse.ArgumentParser(description="Vigil benchmarks")
     p.add_argument("--only", action="append", choices=sorted(SECTIONS), help="run only this section (repeatable)")
     p.add_argument("--runs", type=int, default=3, help="runs per cold-import measurement (median)")

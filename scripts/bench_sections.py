@@ -1,0 +1,162 @@
+"""The benchmark sections beyond imports and health: incidents, webhooks, checks,
+rules, archive. Registered into scripts/bench.py's SECTIONS on import."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bench import ROOT, Row, section
+
+FIX = ROOT / "tests" / "fixtures"
+
+
+@contextmanager
+def scratch_store() -> Iterator[Any]:
+    """The machine's Redis (or an embedded one) under a throwaway prefix."""
+    from lib.store.redis_backend import RedisStore
+    from tests.support.redis_server import RedisServer
+
+    server = RedisServer()
+    store = RedisStore.from_url(server.url, prefix=f"vigil-bench-{uuid.uuid4().hex[:8]}:")
+    try:
+        yield store
+    finally:
+        store.delete_prefix()
+        store.close()
+        server.stop()
+
+
+@section("incidents", "Redis round trips of the incident engine (warm scripts)")
+def incidents_section(args: argparse.Namespace) -> list[Row]:
+    from lib import incidents
+    from lib.models import Severity, Signal
+    from tests.support.world import default_config
+
+    cfg = default_config()
+    with scratch_store() as store:
+        incidents.apply(store, cfg, Signal(key="warm", severity=Severity.P3), 1.8e9)
+        incidents.sweep(store, cfg, 1.8e9)
+        rows = []
+        for label, signals in (
+            ("apply: one new P0", [Signal(key="a", severity=Severity.P0)]),
+            ("apply: the same signal again (dedup)", [Signal(key="a", severity=Severity.P0)]),
+            ("apply: a batch of 20 signals", [Signal(key=f"b{i}", severity=Severity.P2) for i in range(20)]),
+        ):
+            before = store.round_trips
+            incidents.apply_many(store, cfg, signals, 1.8e9 + 1)
+            rows.append(Row(label, store.round_trips - before, "round trips"))
+        incidents.complete(store, cfg, [], 1.8e9)
+        store.call("DEL", store.key("outbox", "due"))  # what the webhook path would have delivered
+        before = store.round_trips
+        incidents.sweep(store, cfg, 1.8e9 + 2)
+        rows.append(Row("escalation run with nothing due", store.round_trips - before, "round trips"))
+    return rows
+
+
+def _signed_sentry(i: int) -> tuple[bytes, dict[str, str]]:
+    data = json.loads((FIX / "sentry" / "metric_alert_critical.json").read_text())
+    data["data"]["metric_alert"]["alert_rule"]["id"] = str(10_000 + i)
+    raw = json.dumps(data, separators=(",", ":")).encode()
+    sig = hmac.new(b"sentry-client-secret", raw, hashlib.sha256).hexdigest()
+    return raw, {"Content-Type": "application/json", "Sentry-Hook-Resource": "metric_alert",
+                 "Sentry-Hook-Signature": sig, "Request-ID": uuid.uuid4().hex}
+
+
+def _signed_vercel(i: int) -> tuple[bytes, dict[str, str]]:
+    data = json.loads((FIX / "vercel" / "deployment_error_production.json").read_text())
+    data["id"] = f"evt_{i}_{uuid.uuid4().hex[:6]}"
+    data["payload"]["project"]["id"] = f"prj_bench{i}"
+    raw = json.dumps(data).encode()
+    sig = hmac.new(b"vercel-webhook-secret", raw, hashlib.sha1).hexdigest()
+    return raw, {"Content-Type": "application/json", "x-vercel-signature": sig}
+
+
+def _alerts(i: int) -> tuple[bytes, dict[str, str]]:
+    raw = json.dumps({"key": f"bench-{i}", "severity": "P0", "title": f"Bench {i}"}).encode()
+    return raw, {"Content-Type": "application/json", "Authorization": "Bearer alerts-token-0123456789"}
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(round(q * len(ordered))) - 1))]
+
+
+@section("webhooks", "Webhook latency, every vendor (Slack, Twilio, SMTP) answering after 300 ms")
+def webhooks_section(args: argparse.Namespace) -> list[Row]:
+    from tests.support.world import world
+
+    n = 40
+    rows = []
+    with scratch_store() as store, world(store, slack_delay=0.3, twilio_delay=0.3, smtp_delay=0.3) as w:
+        for name, path, make in (("alerts API (P0: Slack, SMS, 2 e-mails)", "/api/webhooks/alerts", _alerts),
+                                 ("Sentry metric alert (P1: Slack, 2 e-mails)", "/api/webhooks/sentry", _signed_sentry),
+                                 ("Vercel deployment.error (P1)", "/api/webhooks/vercel", _signed_vercel)):
+            w.http.post(path, content=make(999)[0], headers=make(999)[1])  # warm
+            times = []
+            for i in range(n):
+                raw, headers = make(i)
+                started = time.perf_counter()
+                r = w.http.post(path, content=raw, headers=headers)
+                times.append(time.perf_counter() - started)
+                assert r.status_code == 200, r.text
+            rows.append(Row(f"{name} p50", round(statistics.median(times) * 1000), "ms", f"n={n}"))
+            rows.append(Row(f"{name} p99", round(_pct(times, 0.99) * 1000), "ms", "target < 1000"))
+    return rows
+
+
+@section("checks", "Health checks cron")
+def checks_section(args: argparse.Namespace) -> list[Row]:
+    from tests.support.checks_bench import hanging_run_wall_time, round_trips_per_run
+    from tests.support.target import Target
+
+    rows = []
+    with scratch_store() as store, Target() as target:
+        for n in (1, 10, 100):
+            rows.append(Row(f"run with {n} healthy checks", round_trips_per_run(store, target, n), "round trips",
+                            "target <= 2"))
+    with scratch_store() as store:
+        out = hanging_run_wall_time(store, n=1000, hang_fraction=0.05, timeout=2.0)
+    rows.append(Row("1000 checks, 5 % hanging, 2 s timeout", out["wall_s"], "s",
+                    f"{out['ratio']}x the timeout (target <= 1.5); first run {out['first_run_s']} s"))
+    return rows
+
+
+@section("rules", "Metric rules cron")
+def rules_section(args: argparse.Namespace) -> list[Row]:
+    from lib.rules_state import benchmark
+
+    with scratch_store() as store:
+        out = benchmark(store)
+    rows = [Row(f"run with {n} rules", trips, "round trips", "target <= 2") for n, trips in out["round_trips"].items()]
+    rows.append(Row("50 rules over a 5 MB exposition", out["seconds_50_rules_5mb"], "s", "parse + evaluate + Redis"))
+    return rows
+
+
+@section("archive", "Archive: drain throughput and the webhook path's imports")
+def archive_section(args: argparse.Namespace) -> list[Row]:
+    from tests.support.archive_bench import run
+
+    rows = []
+    for module in ("api.webhooks.sentry", "api.webhooks.vercel", "api.webhooks.alerts", "api.slack.actions", "api.ack"):
+        out = subprocess.run([sys.executable, "-c", f"import sys, {module}; print('supabase' in sys.modules)"],
+                             cwd=ROOT, capture_output=True, text=True, check=True)
+        rows.append(Row(f"{module} imports supabase", out.stdout.strip(), "", "must be False"))
+    drained = run(events=10_000, batch=500)
+    rows.append(Row("drain 10,000 events, batch 500", drained["events_per_s"], "events/s",
+                    f"{drained['seconds']} s through supabase-py -> loopback PostgREST -> PostgreSQL"))
+    return rows
+
+
+__all__ = ["Path"]
