@@ -173,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT / "scripts"))
     sys.modules.setdefault("bench", sys.modules[__name__])
     import bench_sections  # noqa: F401 - registers its sections
+    import logging
+
+    logging.getLogger("vigil").setLevel(logging.ERROR)  # the tables, not the logs of what they run
 
     p = argparse.ArgumentParser(description="Vigil benchmarks")
     p.add_argument("--only", action="append", choices=sorted(SECTIONS), help="run only this section (repeatable)")
