@@ -20,7 +20,6 @@ from lib.store.upstash import UpstashStore  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
 from tests.support.upstash_bridge import UpstashBridge  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
 
 
 @pytest.fixture(scope="session")

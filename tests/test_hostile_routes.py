@@ -72,10 +72,20 @@ def test_slack_with_the_fixture_form_body_verifies_against_the_official_vector()
 
     from lib.signing import verify_slack
 
-    vector = json.loads((Path(__file__).parents[2] / "shared/fixtures/slack_signature_test_vector.json").read_text())
+    vector = json.loads((Path(__file__).parent / "fixtures/slack/signature_test_vector.json").read_text())
     body, secret = vector["raw_body"], vector["signing_secret"]
     headers = {k.lower(): v for k, v in vector["headers"].items()}
     ts, expected = headers["x-slack-request-timestamp"], headers["x-slack-signature"]
     assert verify_slack(secret, ts, expected, body.encode(), float(ts))
     assert not verify_slack(secret, ts, expected, body.encode() + b" ", float(ts))
     assert not verify_slack(secret, ts, expected, body.encode(), float(ts) + 301)
+
+
+def test_slacks_real_block_actions_body_signed_is_accepted_and_changes_nothing(redis_store: Store) -> None:
+    from pathlib import Path
+
+    body = (Path(__file__).parent / "fixtures/slack/block_actions_form_body.txt").read_bytes().strip()
+    with world(redis_store) as w:
+        r = w.http.post("/api/slack/actions", content=body, headers=signed(body, int(w.now)))
+        assert r.status_code == 200 and r.json()["results"] == [{"action": "a", "ignored": "no incident id"}]
+        assert w.archive() == []
