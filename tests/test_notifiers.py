@@ -277,7 +277,9 @@ def test_console_logs_one_readable_line_and_succeeds(caplog: pytest.LogCaptureFi
     with caplog.at_level(logging.WARNING, logger="vigil.console"):
         d = Console(Env(), channel="sms").send(message(address="+15550000001"), 1)
     assert d.ok
-    assert caplog.messages == [f"[console] would send sms to +15550000001: [P0] api is down #1042 ack: {ACK}"]
+    assert caplog.messages == [
+        f"[console] would send sms to +15550000001: [P0] api is down #1042: GET /api/v1/health answered 503 for 2m ack: {ACK}"
+    ]
 
 
 def test_unconfigured_channels_fall_back_to_the_console_and_configured_ones_do_not() -> None:

@@ -17,8 +17,9 @@ log = logging.getLogger("vigil.console")
 def line(msg: Message, channel: str = "console") -> str:
     """`[console] would send sms to +1555...: [P0] api is down #1 ack: http://...`."""
     text = f"{headline(msg)} {msg.ref}"
-    if msg.kind == "reminder" and msg.summary:
-        text += f": {msg.summary}"
+    if msg.summary and msg.kind in ("reminder", "trigger", "escalate", "test"):
+        summary = " ".join(msg.summary.split())
+        text += f": {summary[:157] + '...' if len(summary) > 160 else summary}"
     if msg.ack_url and msg.kind in ("trigger", "escalate", "test"):
         text += f" ack: {msg.ack_url}"
     if msg.kind == "ack" and msg.acked_by:
