@@ -15,6 +15,16 @@ local function recent_deploy()
   return nil
 end
 
+-- Claim the severity's routing and schedule its escalation from now.
+local function announce(inc, sig)
+  local sends = {}
+  for _, spec in ipairs(sig.sends) do
+    table.insert(sends, claim_send(inc, spec, "trigger", LEASE, nil))
+  end
+  schedule_escalation(inc, NOW)
+  return sends
+end
+
 local function open_new(sig)
   redis.call("SETNX", k("seq"), 1000) -- ids start at #1001
   local id = tostring(redis.call("INCR", k("seq")))
@@ -25,11 +35,7 @@ local function open_new(sig)
     occurrences = 1, escalation = sig.escalation, steps_done = {}, slack = {},
     notified = {}, deploy = recent_deploy()
   }
-  local sends = {}
-  for _, spec in ipairs(sig.sends) do
-    table.insert(sends, claim_send(inc, spec, "trigger", LEASE, nil))
-  end
-  schedule_escalation(inc, NOW)
+  local sends = announce(inc, sig)
   save_incident(inc)
   redis.call("SET", k("key", sig.key), id)
   redis.call("ZADD", k("open"), NOW, id)
@@ -52,12 +58,8 @@ local function upgrade(inc, sig)
   cancel_sends(inc.id, {trigger = true}, nil) -- the old severity's pages, if still queued
   inc.escalation = sig.escalation
   inc.steps_done = {}
-  local sends = {}
-  for _, spec in ipairs(sig.sends) do
-    table.insert(sends, claim_send(inc, spec, "trigger", LEASE, nil))
-  end
-  -- The new severity's escalation runs from the upgrade.
-  schedule_escalation(inc, NOW)
+  -- The new severity's pages go out and its escalation runs from the upgrade.
+  local sends = announce(inc, sig)
   save_incident(inc)
   archive(inc.id .. ":upgraded:" .. sig.severity, "upgraded", inc.id, {severity = sig.severity, from = from})
   return {reason = "UPGRADED", incident = inc, sends = sends, detail = from .. " -> " .. sig.severity}
