@@ -172,8 +172,9 @@ def render(title: str, rows: list[Row]) -> str:
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT / "scripts"))
     sys.modules.setdefault("bench", sys.modules[__name__])
-    import bench_sections  # noqa: F401 - registers its sections
     import logging
+
+    import bench_sections  # noqa: F401 - registers its sections
 
     logging.getLogger("vigil").setLevel(logging.ERROR)  # the tables, not the logs of what they run
 

@@ -21,7 +21,6 @@ from tests.support.redis_server import RedisServer  # noqa: E402
 from tests.support.upstash_bridge import UpstashBridge  # noqa: E402
 
 
-
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     server = RedisServer()
