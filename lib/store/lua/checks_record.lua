@@ -32,6 +32,8 @@ local function tier(tiers, value, above)
 end
 
 local function history(c)
+  -- /api/metrics: vigil_checks_up{check} (field = the label value, see lib/metrics.py)
+  redis.call("HSET", P .. "metrics:checks_up", c.name, c.ok and "1" or "0")
   for _, kind in ipairs(c.ok and {"seen", "up"} or {"seen"}) do
     local key = ck(kind, c.name, req.day)
     redis.call("SETBIT", key, req.mod, 1)
