@@ -33,6 +33,7 @@ class Env(BaseModel):
     alerts_token: SecretStr | None = None
     metrics_token: SecretStr | None = None
     report_token: SecretStr | None = None
+    status_token: SecretStr | None = None
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api"
@@ -72,6 +73,7 @@ class Env(BaseModel):
             alerts_token=_secret(e, "ALERTS_TOKEN"),
             metrics_token=_secret(e, "METRICS_TOKEN"),
             report_token=_secret(e, "REPORT_TOKEN"),
+            status_token=_secret(e, "STATUS_TOKEN"),
             slack_bot_token=_secret(e, "SLACK_BOT_TOKEN"),
             slack_signing_secret=_secret(e, "SLACK_SIGNING_SECRET"),
             slack_api_url=(e.get("SLACK_API_URL", "").strip() or "https://slack.com/api").rstrip("/"),

@@ -20,3 +20,12 @@ def test_checks_up_gauge_follows_the_last_run(redis_store: Store) -> None:
             up = {s.labels["check"]: s.value for f in text_string_to_metric_families(page)
                   if f.name == "vigil_checks_up" for s in f.samples}
             assert up == {"api": 1.0, "db": 0.0}
+
+
+def test_status_page_can_require_a_token(redis_store: Store) -> None:
+    with world(redis_store, extra_env={"STATUS_TOKEN": "status-token-0123456789"}) as w:
+        assert w.http.get("/api/status").status_code == 401
+        assert w.http.get("/api/status?token=wrong").status_code == 401
+        assert w.http.get("/api/status?token=status-token-0123456789").status_code == 200
+        ok = w.http.get("/api/status?format=json", headers={"Authorization": "Bearer status-token-0123456789"})
+        assert ok.status_code == 200 and "checks" in ok.json()

@@ -6,7 +6,7 @@ constant time; the store answering 503 when it is down, so vendors retry.
 
 from __future__ import annotations
 
-from lib.signing import bearer_ok
+from lib.signing import bearer_ok, equal
 from lib.web import HTTPError, Request
 
 
@@ -15,6 +15,15 @@ def require_bearer(req: Request, secret: object, name: str) -> None:
     value = secret.get_secret_value() if hasattr(secret, "get_secret_value") else secret
     if not bearer_ok(req.header("authorization"), value if isinstance(value, str) else None):
         raise HTTPError(401, f"missing or wrong bearer token ({name})")
+
+
+def require_bearer_or_query(req: Request, secret: object, name: str) -> None:
+    """For pages a person opens in a browser: the bearer header, or `?token=` instead."""
+    value = secret.get_secret_value() if hasattr(secret, "get_secret_value") else None
+    token = req.query.get("token")
+    if token and isinstance(value, str) and equal(token, value):
+        return
+    require_bearer(req, secret, name)
 
 
 def require_cron(req: Request, env: object) -> None:

@@ -9,24 +9,15 @@ from __future__ import annotations
 
 from lib import archive, clock, incidents, rollups, runtime
 from lib.report import build_report, render_html
-from lib.routes import require_bearer
-from lib.signing import equal
+from lib.routes import require_bearer_or_query
 from lib.web import HTTPError, Request, Response, html_response, json_response
 
 MAX_DAYS = 90
 
 
-def _authorize(req: Request, rt: runtime.Runtime) -> None:
-    token = req.query.get("token")
-    secret = rt.env.report_token.get_secret_value() if rt.env.report_token else None
-    if token and secret and equal(token, secret):
-        return
-    require_bearer(req, rt.env.report_token, "REPORT_TOKEN")
-
-
 def handle(req: Request) -> Response:
     rt = runtime.get()
-    _authorize(req, rt)
+    require_bearer_or_query(req, rt.env.report_token, "REPORT_TOKEN")
     try:
         days = float(req.query.get("days", "30"))
     except ValueError:

@@ -1,9 +1,11 @@
 """GET /api/status: the status page, as HTML for people and JSON for programs
-(`Accept: application/json` or `?format=json`; `?format=html` forces the page)."""
+(`Accept: application/json` or `?format=json`; `?format=html` forces the page).
+When STATUS_TOKEN is set, it needs `Authorization: Bearer <token>` or `?token=<token>`."""
 
 from __future__ import annotations
 
 from lib import clock, runtime, status_page
+from lib.routes import require_bearer_or_query
 from lib.store import StoreUnavailable
 from lib.web import HTTPError, Request, Response, html_response, json_response
 
@@ -18,6 +20,8 @@ def wants_json(req: Request) -> bool:
 
 def handle(req: Request) -> Response:
     rt = runtime.get()
+    if rt.env.status_token is not None:  # optional: the page names checks and incidents
+        require_bearer_or_query(req, rt.env.status_token, "STATUS_TOKEN")
     try:
         doc = status_page.read(rt.store, rt.config, clock.now())
     except StoreUnavailable as exc:
