@@ -196,3 +196,21 @@ def test_alerts_api_rejects_missing_token_and_bad_fields(store: Store) -> None:
                         headers={"Authorization": f"Bearer {SECRETS['ALERTS_TOKEN']}"})
         assert r.status_code == 400
         assert w.slack.requests == [] and w.archive() == []
+
+
+def test_a_p0_no_channel_could_deliver_is_logged_at_error(store: Store, caplog) -> None:
+    import logging
+
+    logging.getLogger("vigil").addHandler(caplog.handler)  # vigil logs do not propagate to the root
+    with world(store) as w, caplog.at_level(logging.ERROR, logger="vigil.dispatch"):
+        w.slack.fail_next(1, status=500)
+        w.twilio.fail_next(1, status=503)
+        w.smtp.fail_next(2, code=451)
+        w.alert(**P0)
+        errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+        assert len(errors) == 1 and "every channel failed" in errors[0]
+        assert SECRETS["ALERTS_TOKEN"] not in errors[0] and w.slack.token not in errors[0]
+        w.advance(60)
+        w.cron("escalations")  # the retries go out once the vendors answer again
+        assert len(w.slack.posts) == 1 and len(w.twilio.messages) == 1 and len(w.smtp.messages) == 2
+    logging.getLogger("vigil").removeHandler(caplog.handler)
