@@ -1,0 +1,81 @@
+"""Vigil's own errors reach Sentry, flushed before the response returns (nothing
+runs after it on Vercel). A loopback server stands in for Sentry's ingest."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+
+from lib import observability
+from lib.web import json_response, wsgi
+
+
+class FakeSentry:
+    def __init__(self) -> None:
+        self.envelopes: list[bytes] = []
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                sink.envelopes.append(body)
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.dsn = f"http://publickey@127.0.0.1:{self.server.server_address[1]}/1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def sentry(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSentry]:
+    fake = FakeSentry()
+    monkeypatch.setenv("SENTRY_DSN", fake.dsn)
+    monkeypatch.setenv("VERCEL_GIT_COMMIT_SHA", "abc123")
+    monkeypatch.setenv("VERCEL_ENV", "preview")
+    observability.reset_for_tests()
+    yield fake
+    import sentry_sdk
+
+    sentry_sdk.init(dsn=None)
+    observability.reset_for_tests()
+    fake.close()
+
+
+def boom(req: Any) -> Any:
+    if req.query.get("ok"):
+        return json_response({"ok": True})
+    raise RuntimeError("kaput-7f3a")
+
+
+def test_an_unhandled_error_is_in_sentry_before_the_500_returns(sentry: FakeSentry) -> None:
+    http = httpx.Client(transport=httpx.WSGITransport(app=wsgi(boom)), base_url="http://t")
+    r = http.get("/")
+    assert r.status_code == 500 and r.json()["request_id"] == r.headers["x-request-id"]
+    sent = b"\n".join(sentry.envelopes)  # already flushed: no waiting here
+    assert b"kaput-7f3a" in sent and b'"release":"abc123"' in sent and b'"environment":"preview"' in sent
+
+
+def test_no_dsn_no_sentry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SENTRY_DSN", raising=False)
+    observability.reset_for_tests()
+    assert observability.init() is False
+    http = httpx.Client(transport=httpx.WSGITransport(app=wsgi(boom)), base_url="http://t")
+    assert http.get("/").status_code == 500
