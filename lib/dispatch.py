@@ -19,8 +19,7 @@ from lib.runtime import Runtime
 
 logger = logging.getLogger("vigil.dispatch")
 
-WEBHOOK_DEADLINE = 0.7  # Sentry wants an answer within 1 s
-CRON_DEADLINE = 20.0
+CRON_DEADLINE = 20.0  # webhooks use config.settings.webhook_deadline (0.7 s: Sentry wants 1 s)
 
 
 def _send_one(rt: Runtime, send: Send, incident: Incident, now: float, timeout: float) -> Delivery:
@@ -98,10 +97,11 @@ def send_all(rt: Runtime, sends: list[Send], found: dict[str, Incident], now: fl
     return outcomes
 
 
-def follow_up(rt: Runtime, decision: Decision, now: float, deadline: float = WEBHOOK_DEADLINE) -> Decision:
+def follow_up(rt: Runtime, decision: Decision, now: float, deadline: float | None = None) -> Decision:
     """Deliver what an acknowledge/resolve decision claimed (e.g. the Slack update)."""
     if decision.sends and decision.incident is not None:
-        send_all(rt, decision.sends, {decision.incident.id: decision.incident}, now, deadline)
+        limit = rt.config.settings.webhook_deadline if deadline is None else deadline
+        send_all(rt, decision.sends, {decision.incident.id: decision.incident}, now, limit)
     return decision
 
 
@@ -122,7 +122,7 @@ def handle(
             "signal %s -> %s %s", d.incident.key if d.incident else "-", d.reason.value, d.incident.ref if d.incident else ""
         )
     if sends:
-        send_all(rt, sends, found, now, WEBHOOK_DEADLINE if deadline is None else deadline)
+        send_all(rt, sends, found, now, rt.config.settings.webhook_deadline if deadline is None else deadline)
     return decisions
 
 

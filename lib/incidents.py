@@ -10,6 +10,7 @@ handed to the script, which snapshots the escalation onto the incident.
 from __future__ import annotations
 
 import fnmatch
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,8 +98,6 @@ def _argv(store: Store, now: float, payload: dict[str, Any], config: Config | No
 
 
 def _json(obj: Any) -> str:
-    import json
-
     return json.dumps(obj, separators=(",", ":"))
 
 
@@ -211,16 +210,12 @@ def get(store: Store, incident_id: str) -> Incident | None:
     raw = store.call("GET", store.key("inc", incident_id.lstrip("#")))
     if not raw:
         return None
-    import json
-
     return to_incident(json.loads(raw))
 
 
 def _many(store: Store, ids: list[str]) -> list[Incident]:
     if not ids:
         return []
-    import json
-
     raws = store.call("MGET", *[store.key("inc", i) for i in ids])
     return [inc for raw in raws if raw and (inc := to_incident(json.loads(raw)))]
 

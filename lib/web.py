@@ -104,10 +104,6 @@ def html_response(html: str, status: int = 200, headers: dict[str, str] | None =
     )
 
 
-def text_response(text: str, status: int = 200, content_type: str = "text/plain; charset=utf-8") -> Response:
-    return Response(status, text.encode(), {"Content-Type": content_type})
-
-
 def error(status: int, message: str, **extra: Any) -> Response:
     return json_response({"error": message, **extra}, status)
 

@@ -11,6 +11,13 @@ local function remember(inc)
   incidents[inc.id] = inc
 end
 
+local function first_notified(inc, channel)
+  for _, spec in ipairs(inc.notified or {}) do
+    if spec.channel == channel then return spec end
+  end
+  return nil
+end
+
 -- 1. Escalation steps that are due. ZREM is the claim: a second run finds nothing.
 for _, member in ipairs(redis.call("ZRANGEBYSCORE", k("esc"), "-inf", NOW, "LIMIT", 0, LIMIT)) do
   redis.call("ZREM", k("esc"), member)
@@ -60,22 +67,12 @@ for _, id in ipairs(redis.call("ZRANGEBYSCORE", k("reminders"), "-inf", NOW, "LI
   local inc = load_incident(id)
   if inc and (inc.false_positive == nil or inc.false_positive == cjson.null)
       and (inc.postmortem == nil or inc.postmortem == cjson.null) then
-    for _, spec in ipairs(inc.notified or {}) do
-      if spec.channel == "slack" then
-        table.insert(sends, claim_send(inc, spec, "reminder", LEASE, nil))
-        break
-      end
-    end
+    -- A reply in the Slack thread, and an e-mail to whoever acknowledged (else the first e-mailed).
     local to = inc.acked_email
-    if to and to ~= cjson.null and to ~= "" then
-      table.insert(sends, claim_send(inc, {channel = "email", to = inc.acked_by or "", address = to}, "reminder", LEASE, nil))
-    else
-      for _, spec in ipairs(inc.notified or {}) do
-        if spec.channel == "email" then
-          table.insert(sends, claim_send(inc, spec, "reminder", LEASE, nil))
-          break
-        end
-      end
+    local email = (to and to ~= cjson.null and to ~= "") and {channel = "email", to = inc.acked_by or "", address = to}
+      or first_notified(inc, "email")
+    for _, spec in ipairs({first_notified(inc, "slack") or false, email or false}) do
+      if spec then table.insert(sends, claim_send(inc, spec, "reminder", LEASE, nil)) end
     end
     archive(inc.id .. ":reminded", "reminded", inc.id, {})
     remember(inc)
