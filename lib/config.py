@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lib.durations import Duration
 from lib.models import Severity
-from lib.rules_config import Rule
+from lib.rules.config import Rule
 
 
 class ConfigError(Exception):

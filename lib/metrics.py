@@ -19,9 +19,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from lib import store as store_module
 from lib.store import Arg, Script, Store
 
-READ = Script.load("metrics_read")
+READ = Script.load(store_module.__file__, "metrics_read")  # core Lua: lib/store/lua/
 JOBS = ("checks", "escalations", "rules", "archive")
 
 

@@ -40,14 +40,14 @@ def scratch_store() -> Iterator[Any]:
 
 @section("incidents", "Redis round trips of the incident engine (warm scripts)")
 def incidents_section(args: argparse.Namespace) -> list[Row]:
-    from lib import incidents
+    from lib.incidents import engine
     from lib.models import Severity, Signal
     from tests.support.world import default_config
 
     cfg = default_config()
     with scratch_store() as store:
-        incidents.apply(store, cfg, Signal(key="warm", severity=Severity.P3), 1.8e9)
-        incidents.sweep(store, cfg, 1.8e9)
+        engine.apply(store, cfg, Signal(key="warm", severity=Severity.P3), 1.8e9)
+        engine.sweep(store, cfg, 1.8e9)
         rows = []
         for label, signals in (
             ("apply: one new P0", [Signal(key="a", severity=Severity.P0)]),
@@ -55,12 +55,12 @@ def incidents_section(args: argparse.Namespace) -> list[Row]:
             ("apply: a batch of 20 signals", [Signal(key=f"b{i}", severity=Severity.P2) for i in range(20)]),
         ):
             before = store.round_trips
-            incidents.apply_many(store, cfg, signals, 1.8e9 + 1)
+            engine.apply_many(store, cfg, signals, 1.8e9 + 1)
             rows.append(Row(label, store.round_trips - before, "round trips"))
-        incidents.complete(store, cfg, [], 1.8e9)
+        engine.complete(store, cfg, [], 1.8e9)
         store.call("DEL", store.key("outbox", "due"))  # what the webhook path would have delivered
         before = store.round_trips
-        incidents.sweep(store, cfg, 1.8e9 + 2)
+        engine.sweep(store, cfg, 1.8e9 + 2)
         rows.append(Row("escalation run with nothing due", store.round_trips - before, "round trips"))
     return rows
 
@@ -136,7 +136,7 @@ def checks_section(args: argparse.Namespace) -> list[Row]:
 
 @section("rules", "Metric rules cron")
 def rules_section(args: argparse.Namespace) -> list[Row]:
-    from lib.rules_state import benchmark
+    from lib.rules.state import benchmark
 
     with scratch_store() as store:
         out = benchmark(store)

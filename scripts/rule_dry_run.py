@@ -28,12 +28,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lib import clock, promql, rules_state
+from lib import clock
 from lib.config import ConfigError, load_config
 from lib.durations import format_duration, parse_duration
 from lib.env import Env
-from lib.rules_config import Rule
-from lib.sources import rules as src
+from lib.rules import promql, state
+from lib.rules import scrape as src
+from lib.rules.config import Rule
 
 
 def scrape(rule: Rule) -> dict[str, Any]:
@@ -44,7 +45,7 @@ def scrape(rule: Rule) -> dict[str, Any]:
     return src.observe(rule, page.samples)
 
 
-def from_store(rule: Rule, now: float) -> tuple[rules_state.History, promql.AlertState]:
+def from_store(rule: Rule, now: float) -> tuple[state.History, promql.AlertState]:
     from lib.store import open_store
 
     store = open_store(Env.from_environ())
@@ -52,19 +53,19 @@ def from_store(rule: Rule, now: float) -> tuple[rules_state.History, promql.Aler
     members = store.call("ZRANGEBYSCORE", key, f"({now - rule.history - 60}", "+inf")
     raw = store.call("HGET", store.key("rules", "state"), rule.name)
     state = promql.AlertState.from_json(json.loads(raw) if raw else None)
-    return rules_state.decode_history(members), state
+    return state.decode_history(members), state
 
 
 def evaluate(rule: Rule, use_store: bool, interval: float) -> tuple[float | None, promql.AlertState, str]:
     now = clock.now()
     if not rule.keeps_history:
         state = from_store(rule, now)[1] if use_store else promql.AlertState()
-        return rules_state.instant_value(rule, scrape(rule)), state, "one scrape"
+        return state.instant_value(rule, scrape(rule)), state, "one scrape"
     if use_store:
         hist, state = from_store(rule, now)
         for sid, v in scrape(rule).items():
             hist.setdefault(sid, []).append((now, v))
-        return rules_state.value_of(rule, hist, now), state, "Vigil's stored samples and this scrape"
+        return state.value_of(rule, hist, now), state, "Vigil's stored samples and this scrape"
     if rule.baseline:
         raise SystemExit(f"{rule.name}: a baseline needs an hour of samples: run with --store")
     print(f"{rule.name}: a rate over {format_duration(rule.window)} needs two scrapes; "
@@ -72,11 +73,11 @@ def evaluate(rule: Rule, use_store: bool, interval: float) -> tuple[float | None
     first = scrape(rule)
     time.sleep(interval)  # an operator tool, not a request: waiting is the point
     later = clock.now()
-    hist: rules_state.History = {}
+    hist: state.History = {}
     for t, obs in ((later - interval, first), (later, scrape(rule))):
         for sid, v in obs.items():
             hist.setdefault(sid, []).append((t, v))
-    return rules_state.value_of(rule, hist, later), promql.AlertState(), f"two scrapes {format_duration(interval)} apart"
+    return state.value_of(rule, hist, later), promql.AlertState(), f"two scrapes {format_duration(interval)} apart"
 
 
 def verdict(rule: Rule, value: float | None, state: promql.AlertState, now: float) -> str:

@@ -16,8 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lib import clock, dispatch, runtime
+from lib import clock, runtime
 from lib.config import ConfigError
+from lib.incidents import dispatch
 from lib.models import Severity, Signal
 
 

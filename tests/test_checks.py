@@ -12,13 +12,15 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from lib import checks_state, clock, incidents, runtime, watchdog
+from lib import clock, runtime, watchdog
+from lib.checks import state
+from lib.checks.probe import CheckResult, evaluate, lookup, run_checks
 from lib.config import Check, Expect, parse_config
 from lib.env import Env
+from lib.incidents import engine
 from lib.models import Reason, Severity
 from lib.routes.checks import run
 from lib.runtime import Runtime
-from lib.sources.checks import CheckResult, evaluate, lookup, run_checks
 from lib.store import Store
 from tests.support.checks_bench import round_trips_per_run
 from tests.support.target import HEALTHY, Target
@@ -122,7 +124,7 @@ def test_a_failing_probe_says_why(target: Target, setup: dict, url: str | None, 
 
 
 def test_checks_the_run_deadline_cuts_off_are_not_evaluated(target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
-    import lib.sources.checks as probes
+    import lib.checks.probe as probes
 
     monkeypatch.setattr(probes, "MAX_IN_FLIGHT", 1)  # one at a time: the second waits for a slot
     target.set("/hang", hang=True)
@@ -145,8 +147,8 @@ def test_slow_or_unanswered_checks_are_probed_first_next_run(redis_store: Store,
     rt = make_rt(redis_store, [api(target, name="fine"), api(target, name="stuck", url=target.url("/hang"),
                                                               timeout="300ms")])
     run(rt, at(0), {})
-    assert checks_state.claim(redis_store, at(1)).suspects == {"stuck"}
-    assert checks_state.claim(redis_store, at(1, 30)).claimed is False
+    assert state.claim(redis_store, at(1)).suspects == {"stuck"}
+    assert state.claim(redis_store, at(1, 30)).claimed is False
 
 
 def test_header_secrets_come_from_the_environment_and_never_leak(
@@ -172,7 +174,7 @@ def test_a_healthy_target_checked_every_minute_opens_nothing(store: Store, targe
         out = run(rt, at(minute), {})
         assert (out["evaluated"], out["skipped"], out["decisions"]) == (1, False, [])
         assert out["results"][0]["ok"] is True
-    assert incidents.open_incidents(store) == []
+    assert engine.open_incidents(store) == []
 
 
 @pytest.mark.parametrize(
@@ -195,14 +197,14 @@ def test_failing_for_two_minutes_opens_one_p0_and_recovery_resolves_it(
     assert reasons(run(rt, at(3), {})) == [("check:api", "OPENED")]  # 2 minutes
     for minute in (4, 5, 6):
         assert run(rt, at(minute), {})["decisions"] == []  # nothing sent again
-    [inc] = incidents.open_incidents(store)
+    [inc] = engine.open_incidents(store)
     assert (inc.key, inc.severity, inc.title) == ("check:api", Severity.P0, "api is down")
     assert reason in inc.summary and "since 00:01 UTC" in inc.summary
     assert inc.links["runbook"] == "https://example.com/runbooks/service-down"
     assert inc.labels["alertname"] == "ServiceDown"
     target.reset()
     assert reasons(run(rt, at(7), {})) == [("check:api", "RESOLVED")]
-    assert incidents.open_incidents(store) == []
+    assert engine.open_incidents(store) == []
 
 
 def test_cron_twice_in_a_minute_evaluates_once(store: Store, target: Target) -> None:
@@ -231,7 +233,7 @@ def test_a_long_monitoring_gap_restarts_the_failure_streak_and_raises_a_p2(redis
     run(rt, at(0), {})
     out = run(rt, at(7), {})  # 7 minutes without a run: "failing continuously" is unknown
     assert reasons(out) == [("vigil:monitoring-gap", "OPENED")]
-    gap = next(i for i in incidents.open_incidents(redis_store) if i.key == "vigil:monitoring-gap")
+    gap = next(i for i in engine.open_incidents(redis_store) if i.key == "vigil:monitoring-gap")
     assert (gap.severity, gap.title) == (Severity.P2, "Monitoring gap: no check run for 7m")
     assert reasons(run(rt, at(8), {})) == [("vigil:monitoring-gap", "RESOLVED")]
     assert reasons(run(rt, at(9), {})) == [("check:api", "OPENED")]
@@ -262,7 +264,7 @@ def test_slow_answers_raise_slow_response_time_then_upgrade_then_resolve(redis_s
     target.set(delay=0.4)
     assert run(rt, at(0), {})["decisions"] == []  # one run is too few to judge
     assert reasons(run(rt, at(1), {})) == [("check:api:latency", "OPENED")]
-    [inc] = incidents.open_incidents(redis_store)
+    [inc] = engine.open_incidents(redis_store)
     assert (inc.severity, inc.title) == (Severity.P1, "SlowResponseTime: api")
     target.set(delay=1.0)
     out = run(rt, at(2), {})
@@ -274,7 +276,7 @@ def test_slow_answers_raise_slow_response_time_then_upgrade_then_resolve(redis_s
 
 def _record(store: Store, cfg: Any, minute: int, **result: Any) -> list[dict[str, Any]]:
     res = CheckResult("api", **{"ok": True, "status": 200, "latency": 0.1, **result})
-    return checks_state.record(store, cfg, [res], at(minute)).transitions
+    return state.record(store, cfg, [res], at(minute)).transitions
 
 
 def test_latency_rule_uses_the_nearest_rank_p95_of_the_last_runs(redis_store: Store, target: Target) -> None:
@@ -289,7 +291,7 @@ def test_latency_rule_uses_the_nearest_rank_p95_of_the_last_runs(redis_store: St
         _record(redis_store, cfg, minute, latency=0.1)
     [t] = _record(redis_store, cfg, 10, latency=0.1)  # 2.5 s has left the window
     assert t["severity"] is False
-    [sig] = checks_state.signals(cfg, checks_state.Recorded(1, 0, [t]), at(10), "https://vigil.test")
+    [sig] = state.signals(cfg, state.Recorded(1, 0, [t]), at(10), "https://vigil.test")
     assert (sig.key, sig.status) == ("check:api:latency", "resolved")
 
 
@@ -309,7 +311,7 @@ def test_uptime_alerts_only_with_enough_history(redis_store: Store, target: Targ
     # 30 days back from 00:03: today's 4 minutes (1 up) + 2880 seen (2820 up)
     assert (t["kind"], t["severity"], t["up"], t["seen"]) == ("uptime", "P1", 2821, 2884)
     assert t["value"] == pytest.approx(100 * 2821 / 2884)
-    [sig] = checks_state.signals(cfg, checks_state.Recorded(1, 0, [t]), at(3), "https://vigil.test")
+    [sig] = state.signals(cfg, state.Recorded(1, 0, [t]), at(3), "https://vigil.test")
     assert (sig.key, sig.severity, sig.title) == ("check:api:uptime", Severity.P1, "Uptime below target: api")
     assert "97.82 %" in sig.summary
 

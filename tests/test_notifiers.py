@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from lib.channels import NOTIFIERS, Notifier, notifier_for
+from lib.channels.base import Message
+from lib.channels.console import Console
+from lib.channels.email import Email
+from lib.channels.slack import Slack
+from lib.channels.twilio import MAX_SMS, MAX_TWIML, Call, Sms, sms_body, twiml
 from lib.env import Env
 from lib.models import Delivery, Severity
-from lib.notifiers import NOTIFIERS, Notifier, notifier_for
-from lib.notifiers.base import Message
-from lib.notifiers.console import Console
-from lib.notifiers.email import Email
-from lib.notifiers.slack import Slack
-from lib.notifiers.twilio import MAX_SMS, MAX_TWIML, Call, Sms, sms_body, twiml
 from tests.support.fake_slack import FakeSlack
 from tests.support.fake_twilio import FakeTwilio
 from tests.support.smtp_sink import SmtpSink

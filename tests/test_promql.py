@@ -7,7 +7,7 @@ import math
 import pytest
 
 from lib.models import Severity
-from lib.promql import (
+from lib.rules.promql import (
     AlertState,
     Matcher,
     histogram_quantile,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lib import archive, report
+from lib.archive import report, sink
 from lib.env import Env
 from lib.store import Store
 from tests.support.archive_fixtures import *  # noqa: F403
@@ -105,8 +105,8 @@ def check_by_hand(r: dict[str, Any]) -> None:
 
 def test_report_from_supabase_matches_values_computed_by_hand(
         archive_env: Env, redis_store: Store, pg: Postgres) -> None:
-    archive.append(redis_store, events())
-    assert archive.drain(redis_store, archive_env, NOW, batch=7, backoff=()).remaining == 0
+    sink.append(redis_store, events())
+    assert sink.drain(redis_store, archive_env, NOW, batch=7, backoff=()).remaining == 0
     r = report.build_report(NOW, 30, archive_env)
     assert r["source"] == "supabase"
     assert r["window"] == {"since": "2026-12-16T08:00:00Z", "until": "2027-01-15T08:00:00Z", "days": 30}
@@ -120,8 +120,8 @@ def test_report_from_redis_matches_the_same_values(archive_env: Env) -> None:
 
 
 def test_both_sources_give_the_same_report(archive_env: Env, redis_store: Store, pg: Postgres) -> None:
-    archive.append(redis_store, events())
-    archive.drain(redis_store, archive_env, NOW, backoff=())
+    sink.append(redis_store, events())
+    sink.drain(redis_store, archive_env, NOW, backoff=())
     from_db = report.build_report(NOW, 30, archive_env)
     from_redis = report.build_report(NOW, 30, redis_incidents(), rollups=ROLLUPS)
     assert {**from_db, "source": "-"} == {**from_redis, "source": "-"}

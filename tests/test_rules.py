@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from lib import rules_state
-from lib.rules_config import Rule
+from lib.rules import state
+from lib.rules.config import Rule
 from lib.store import Store
 from tests.support.metrics_target import OPENMETRICS, FakeApp, MetricsTarget
 from tests.support.world import T0, World, default_config, world
@@ -219,7 +219,7 @@ def test_the_cron_route_needs_the_cron_secret(redis_store: Store) -> None:
 
 
 def load_scripts(store: Store) -> None:
-    for script in (rules_state.BEGIN, rules_state.COMMIT):
+    for script in (state.BEGIN, state.COMMIT):
         store.call("SCRIPT", "LOAD", script.source)
 
 
@@ -247,7 +247,7 @@ def test_a_cron_run_takes_at_most_two_round_trips_and_one_request_per_url(store:
             a.set(app.render())
             b.set(app.render())
             before = store.round_trips
-            run = rules_state.run(store, rules, T0 + 60 * minute, {})
+            run = state.run(store, rules, T0 + 60 * minute, {})
             assert store.round_trips - before <= 2 and run.round_trips <= 2
             assert run.committed and run.signals == []
         assert len(a.requests) == 4 and len(b.requests) == (4 if n > 1 else 0)
@@ -257,8 +257,8 @@ def test_a_second_run_in_the_same_minute_scrapes_and_changes_nothing(redis_store
     with MetricsTarget() as t:
         t.set(FakeApp().render())
         rules = [Rule.model_validate(error_rule(t.url))]
-        assert rules_state.run(redis_store, rules, T0 + 5, {}).claimed
-        again = rules_state.run(redis_store, rules, T0 + 50, {})
+        assert state.run(redis_store, rules, T0 + 5, {}).claimed
+        again = state.run(redis_store, rules, T0 + 50, {})
         assert not again.claimed and len(t.requests) == 1
 
 
@@ -273,14 +273,14 @@ def test_supabase_basic_auth_comes_from_the_environment_and_never_shows(redis_st
             "gauge_ratio": {"value": "pg_stat_database_num_backends", "max": "max_connections_connection_count"},
             "above": {"P1": 0.85, "P0": 0.95},
         })
-        missing = rules_state.run(redis_store, [rule], T0, {})
+        missing = state.run(redis_store, [rule], T0, {})
         assert "SB_SECRET is not set" in missing.errors[t.url] and t.requests == []
-        run = rules_state.run(redis_store, [rule], T0 + 60, {"SB_SECRET": "sb_secret_abc"})
+        run = state.run(redis_store, [rule], T0 + 60, {"SB_SECRET": "sb_secret_abc"})
         sent = t.requests[0]["headers"]["Authorization"]
         assert sent == "Basic " + base64.b64encode(b"service_role:sb_secret_abc").decode()
         assert run.signals[0].severity.value == "P0" and "usage 96.7 % > 95 % (P0)" in run.signals[0].summary
         t.set("nope", status=401)
-        failed = rules_state.run(redis_store, [rule], T0 + 120, {"SB_SECRET": "sb_secret_abc"})
+        failed = state.run(redis_store, [rule], T0 + 120, {"SB_SECRET": "sb_secret_abc"})
         assert "sb_secret_abc" not in json.dumps(failed.summary())
 
 
@@ -299,7 +299,7 @@ def test_label_matchers_pick_the_provider(redis_store: Store) -> None:
             t.set("# TYPE llm_requests counter\n" + "".join(
                 f'llm_requests_total{{provider="{p}",outcome="{o}"}} {c[i]}\n'
                 for p, c in counts.items() for i, o in enumerate(("success", "error"))))
-            run = rules_state.run(redis_store, rules, T0 + 60 * minute, {})
+            run = state.run(redis_store, rules, T0 + 60 * minute, {})
         assert run.values["OpenAISuccessRate"] == pytest.approx(0.90)
         assert run.values["AnthropicSuccessRate"] == pytest.approx(0.99)
 
@@ -313,7 +313,7 @@ def test_request_rate_against_its_own_hourly_baseline(redis_store: Store) -> Non
         for minute in range(64):
             app.traffic(5000 if minute >= 61 else 1000)
             t.set(app.render())
-            run = rules_state.run(redis_store, [rule], T0 + 60 * minute, {})
+            run = state.run(redis_store, [rule], T0 + 60 * minute, {})
             if minute < 53:
                 assert run.values["RequestRateSpike"] is None  # not 90 % of an hour of samples yet
             fired += [(minute, s.status) for s in run.signals]
@@ -326,10 +326,10 @@ def test_openmetrics_pages_are_parsed_by_the_openmetrics_parser(redis_store: Sto
         for minute in range(2):
             app.traffic(1000, 0.02)
             t.set(app.render(openmetrics=True), content_type=OPENMETRICS)
-            run = rules_state.run(redis_store, rules, T0 + 60 * minute, {})
+            run = state.run(redis_store, rules, T0 + 60 * minute, {})
         assert run.values["HighErrorRate"] == pytest.approx(0.02) and run.errors == {}
         t.set(app.render(openmetrics=False), content_type=OPENMETRICS)  # no "# EOF": not OpenMetrics
-        assert t.url in rules_state.run(redis_store, rules, T0 + 120, {}).errors
+        assert t.url in state.run(redis_store, rules, T0 + 120, {}).errors
 
 
 def test_the_example_rules_are_valid_config() -> None:

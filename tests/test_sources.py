@@ -12,7 +12,7 @@ import pytest
 
 from lib.config import AlertmanagerSource, SentrySource, VercelSource
 from lib.models import Severity, Signal
-from lib.sources import BadPayload, Ignored, alerts, sentry, vercel
+from lib.webhooks import BadPayload, Ignored, alerts, sentry, vercel
 
 FIXTURES = Path(__file__).parent / "fixtures"
 P0, P1, P2, P3 = Severity.P0, Severity.P1, Severity.P2, Severity.P3

@@ -18,10 +18,12 @@ import pytest
 import redis
 from pydantic import SecretStr
 
-from lib import clock, dispatch, incidents, runtime, status_page
-from lib.checks_history import BUCKETS, bucket_of
+from lib import clock, runtime
+from lib.checks import status_page
+from lib.checks.history import BUCKETS, bucket_of
 from lib.config import parse_config
 from lib.env import Env
+from lib.incidents import dispatch, engine
 from lib.models import Severity, Signal
 from lib.runtime import Runtime
 from lib.store import Store
@@ -128,7 +130,7 @@ def _open_incident(rt: Runtime, title: str) -> str:
 def test_open_incidents_are_listed_with_their_ack_state(seeded: Store) -> None:
     rt = make_rt(seeded)
     first = _open_incident(rt, "web is down")
-    incidents.acknowledge(seeded, first, by="alice", via="slack", now=NOW + 5)
+    engine.acknowledge(seeded, first, by="alice", via="slack", now=NOW + 5)
     doc = status_page.read(seeded, rt.config, NOW + 10)
     [inc] = doc["incidents"]
     assert (inc["id"], inc["severity"], inc["status"], inc["acked_by"]) == (f"#{first}", "P0", "acknowledged", "alice")

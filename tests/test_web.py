@@ -245,10 +245,10 @@ def test_health_is_503_down_with_the_same_shape_when_the_store_is_unreachable(in
 def test_health_asks_the_archive_when_supabase_is_configured(
     redis_store: Store, installed: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    archive = types.ModuleType("lib.archive")
+    archive = types.ModuleType("lib.archive.sink")
     archive.status = lambda store, env, now, **limits: {  # type: ignore[attr-defined]
         "database": "error", "backlog_size": 3, "backlog_age": 60.0}
-    monkeypatch.setitem(sys.modules, "lib.archive", archive)
+    monkeypatch.setitem(sys.modules, "lib.archive.sink", archive)
     body = client(installed(redis_store, supabase_url="https://db.example.supabase.co")).get("/api/v1/health").json()
     assert body["database"] == "error"
     assert body["archive"] == {"backlog_size": 3, "backlog_age": 60.0}
@@ -256,10 +256,10 @@ def test_health_asks_the_archive_when_supabase_is_configured(
 
 
 def test_health_folds_the_archive_status_into_its_one_round_trip(store: Store, installed: Any) -> None:
-    from lib import archive
+    from lib.archive import sink
 
     app = installed(store, supabase_url="https://db.example.supabase.co", supabase_key="service-role-key")
-    archive.append(store, [{"at": NOW - 10, "kind": "test"}])
+    sink.append(store, [{"at": NOW - 10, "kind": "test"}])
     before = store.round_trips
     body = client(app).get("/api/v1/health").json()
     assert store.round_trips - before == 1

@@ -10,8 +10,9 @@ from __future__ import annotations
 from html import escape
 from urllib.parse import urlencode
 
-from lib import clock, dispatch, incidents, runtime
+from lib import clock, runtime
 from lib.clock import iso
+from lib.incidents import dispatch, engine
 from lib.models import Incident, Reason
 from lib.signing import verify_link
 from lib.web import Request, Response, html_response
@@ -74,18 +75,18 @@ def _who(rt: runtime.Runtime, params: dict[str, str]) -> tuple[str, str | None]:
 def _act(rt: runtime.Runtime, inc: Incident, action: str, params: dict[str, str], now: float) -> Response:
     who, email = _who(rt, params)
     if action == "ack":
-        d = incidents.acknowledge(rt.store, inc.id, who, "link", now, email=email)
+        d = engine.acknowledge(rt.store, inc.id, who, "link", now, email=email)
         head = {Reason.ACKNOWLEDGED: "Acknowledged", Reason.ALREADY_ACKNOWLEDGED: "Already acknowledged",
                 Reason.ALREADY_RESOLVED: "Already resolved"}.get(d.reason, d.reason.value)
     elif action == "false_positive":
         reason = params.get("reason", "").strip()[:300] or "marked false positive from a link"
-        d = incidents.resolve(rt.store, rt.config, inc.id, who, "link", now, false_positive=reason)
+        d = engine.resolve(rt.store, rt.config, inc.id, who, "link", now, false_positive=reason)
         head = "Marked as a false positive"
     else:
         url = params.get("url", "").strip()
         if not url.startswith(("https://", "http://")) or len(url) > 2000:
             return _page("Postmortem link", "<h1>That is not a link</h1><p>Give an http(s) URL.</p>", 400)
-        d = incidents.attach_postmortem(rt.store, inc.id, url, who, now)
+        d = engine.attach_postmortem(rt.store, inc.id, url, who, now)
         head = "Postmortem attached"
     dispatch.follow_up(rt, d, now)
     return _page(head, f"<h1>{escape(head)}</h1>{_describe(d.incident or inc)}")
@@ -103,7 +104,7 @@ def handle(req: Request) -> Response:
     action = params.get("a", "ack")
     if action not in _ACTIONS:
         return _refused("this link asks for an unknown action")
-    inc = incidents.get(rt.store, params["i"])
+    inc = engine.get(rt.store, params["i"])
     if inc is None:
         return _page("Unknown incident", "<h1>Unknown incident</h1><p>It may have been resolved long ago.</p>", 404)
     if req.method == "POST":

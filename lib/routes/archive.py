@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lib import archive, clock, dispatch, rollups, runtime, watchdog
+from lib import clock, runtime, watchdog
+from lib.archive import rollups, sink
+from lib.incidents import dispatch
 from lib.models import Severity, Signal
 from lib.routes import require_cron
 from lib.web import Request, Response, json_response
@@ -16,11 +18,11 @@ BACKLOG_KEY = "vigil:archive-backlog"
 
 def run(rt: runtime.Runtime, now: float) -> dict[str, Any]:
     settings = rt.config.settings
-    produced = rollups.events(rt.store, rt.config, now) if archive.enabled(rt.env) else []
+    produced = rollups.events(rt.store, rt.config, now) if sink.enabled(rt.env) else []
     if produced:
-        archive.append(rt.store, produced)
+        sink.append(rt.store, produced)
     # One attempt per run: the next run (5 minutes later) is the retry; a cron never sleeps.
-    result = archive.drain(rt.store, rt.env, now, attempts=1, backoff=(),
+    result = sink.drain(rt.store, rt.env, now, attempts=1, backoff=(),
                            alert_size=settings.archive_alert_size, alert_age=settings.archive_alert_age)
     signal = None
     if result.alert:

@@ -5,7 +5,7 @@
 2. Probe every check concurrently under the run's deadline.
 3. Record results, history, state and the cron tick (round trip 2) and get the
    transitions back.
-4. Hand their Signals to lib.dispatch.handle (only when there are any).
+4. Hand their Signals to lib.incidents.dispatch.handle (only when there are any).
 5. Ping HEARTBEAT_URL, never failing the run.
 """
 
@@ -16,12 +16,14 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from lib import checks_state, clock, dispatch, http, runtime
-from lib.checks_history import slot_of
+from lib import clock, http, runtime
+from lib.checks import state
+from lib.checks.history import slot_of
+from lib.checks.probe import CheckResult, run_checks, run_deadline
 from lib.env import Env
+from lib.incidents import dispatch
 from lib.routes import require_cron
 from lib.runtime import Runtime
-from lib.sources.checks import CheckResult, run_checks, run_deadline
 from lib.store import StoreUnavailable
 from lib.web import HTTPError, Request, Response, json_response
 
@@ -61,15 +63,15 @@ def _decision(d: Any) -> dict[str, Any]:
 def run(rt: Runtime, now: float, environ: Mapping[str, str], deadline: float | None = None) -> dict[str, Any]:
     """One cron run at `now`; the JSON summary {slot, evaluated, skipped, results, decisions}."""
     summary: dict[str, Any] = {"slot": clock.iso(slot_of(now) * 60), "evaluated": 0, "skipped": False}
-    claim = checks_state.claim(rt.store, now)
+    claim = state.claim(rt.store, now)
     if not claim.claimed:
         logger.info("checks: slot %s already evaluated", summary["slot"])
         return {**summary, "skipped": True, "results": [], "decisions": []}
     checks = rt.config.checks
     limit = run_deadline(checks) if deadline is None else deadline
     results = run_checks(checks, environ, limit, first=claim.suspects)
-    recorded = checks_state.record(rt.store, rt.config, results, now)
-    sigs = checks_state.signals(rt.config, recorded, now, rt.env.public_base_url)
+    recorded = state.record(rt.store, rt.config, results, now)
+    sigs = state.signals(rt.config, recorded, now, rt.env.public_base_url)
     decisions = dispatch.handle(rt, sigs, now, deadline=dispatch.CRON_DEADLINE) if sigs else []
     failing = [r.name for r in results if not r.ok]
     logger.info("checks: %d evaluated, %d failing, %d signals", recorded.evaluated, len(failing), len(sigs))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from lib import clock, dispatch, runtime
+from lib import clock, runtime
+from lib.incidents import dispatch
 from lib.routes import require_cron
 from lib.web import Request, Response, json_response
 

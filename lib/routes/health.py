@@ -1,7 +1,7 @@
 """GET /api/v1/health: is Vigil itself working, and where would its messages go.
 
 One store round trip: a pipeline of PING and the cron ticks (plus the archive's
-own reads when lib.archive offers them as commands). Store not answering: 503
+own reads when lib.archive.sink offers them as commands). Store not answering: 503
 with the same shape and status "down", so an uptime monitor pages someone.
 """
 
@@ -18,9 +18,9 @@ from lib.web import Request, Response, json_response
 
 
 def _archive() -> Any:
-    """lib.archive when it exists (it is optional and imports lazily)."""
+    """lib.archive.sink when it exists (it is optional and imports lazily)."""
     try:
-        return importlib.import_module("lib.archive")
+        return importlib.import_module("lib.archive.sink")
     except ImportError:
         return None
 
@@ -30,7 +30,7 @@ def _database(store: Store, env: Env, now: float, settings: Settings, archive: A
     if not env.supabase_url:
         return {"database": "disabled"}
     if archive is None:
-        return {"database": "unknown", "detail": "lib.archive is not installed"}
+        return {"database": "unknown", "detail": "lib.archive.sink is not installed"}
     limits = {"alert_size": settings.archive_alert_size, "alert_age": settings.archive_alert_age}
     try:
         if replies and hasattr(archive, "status_from"):
@@ -44,7 +44,7 @@ def _database(store: Store, env: Env, now: float, settings: Settings, archive: A
 
 def report(store: Store, env: Env, now: float, settings: Settings | None = None) -> tuple[int, dict[str, Any]]:
     """(HTTP status, body) of a health check at `now`: one store round trip, the archive's
-    reads folded in (`lib.archive.status_commands`) when SUPABASE_URL is set."""
+    reads folded in (`lib.archive.sink.status_commands`) when SUPABASE_URL is set."""
     settings = settings or Settings()
     archive = _archive() if env.supabase_url else None
     extra: list[list[Any]] = []

@@ -7,8 +7,10 @@ HTML for browsers (or `?format=html`), JSON otherwise."""
 
 from __future__ import annotations
 
-from lib import archive, clock, incidents, rollups, runtime
-from lib.report import build_report, render_html
+from lib import clock, runtime
+from lib.archive import rollups, sink
+from lib.archive.report import build_report, render_html
+from lib.incidents import engine
 from lib.routes import require_bearer_or_query
 from lib.web import HTTPError, Request, Response, html_response, json_response
 
@@ -26,10 +28,10 @@ def handle(req: Request) -> Response:
         raise HTTPError(400, f"days must be between 0 and {MAX_DAYS}")
     now = clock.now()
     since = now - days * 86400
-    if archive.enabled(rt.env):
+    if sink.enabled(rt.env):
         report = build_report(now, days, rt.env)
     else:
-        held = [i.model_dump(mode="json") for i in incidents.recent_incidents(rt.store, since)]
+        held = [i.model_dump(mode="json") for i in engine.recent_incidents(rt.store, since)]
         rolled = [e["data"] for e in rollups.events(rt.store, rt.config, now, hours=min(int(days * 24), 35 * 24))]
         report = build_report(now, days, held, rollups=rolled)
     wants_html = req.query.get("format") == "html" or (

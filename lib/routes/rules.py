@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
-from lib import clock, dispatch, rules_state, runtime
+from lib import clock, runtime
+from lib.incidents import dispatch
 from lib.routes import require_cron
+from lib.rules import state
 from lib.store import StoreUnavailable
 from lib.web import Request, Response, error, json_response
 
@@ -16,7 +18,7 @@ def handle(req: Request) -> Response:
     now = clock.now()
     try:
         # Scrape credentials are read from the environment by variable name, here at the edge.
-        run = rules_state.run(rt.store, rt.config.rules, now, os.environ)
+        run = state.run(rt.store, rt.config.rules, now, os.environ)
         decisions = dispatch.handle(rt, run.signals, now, deadline=dispatch.CRON_DEADLINE) if run.signals else []
     except StoreUnavailable as exc:
         return error(503, f"store unavailable: {exc}")

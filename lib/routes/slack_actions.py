@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import logging
 
-from lib import clock, dispatch, incidents, runtime
+from lib import clock, runtime
+from lib.incidents import dispatch, engine
 from lib.models import Decision
 from lib.signing import verify_slack
 from lib.web import HTTPError, Request, Response, json_response
@@ -40,11 +41,11 @@ def _who(data: dict) -> str:
 
 def _act(rt: runtime.Runtime, action_id: str, incident_id: str, who: str, now: float) -> Decision | None:
     if action_id == "ack":
-        return incidents.acknowledge(rt.store, incident_id, who, "slack", now)
+        return engine.acknowledge(rt.store, incident_id, who, "slack", now)
     if action_id == "resolve":
-        return incidents.resolve(rt.store, rt.config, incident_id, who, "slack", now)
+        return engine.resolve(rt.store, rt.config, incident_id, who, "slack", now)
     if action_id == "false_positive":
-        return incidents.resolve(rt.store, rt.config, incident_id, who, "slack", now,
+        return engine.resolve(rt.store, rt.config, incident_id, who, "slack", now,
                                  false_positive=f"marked false positive in Slack by {who}")
     return None
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from lib import clock
 from lib.routes.webhooks import intake
-from lib.sources import alerts, sentry, vercel
 from lib.web import Request, Response
+from lib.webhooks import alerts, sentry, vercel
 
 
 def _secret(value: object) -> str | None:

@@ -4,7 +4,8 @@ When STATUS_TOKEN is set, it needs `Authorization: Bearer <token>` or `?token=<t
 
 from __future__ import annotations
 
-from lib import clock, runtime, status_page
+from lib import clock, runtime
+from lib.checks import status_page
 from lib.routes import require_bearer_or_query
 from lib.store import StoreUnavailable
 from lib.web import HTTPError, Request, Response, html_response, json_response

@@ -8,10 +8,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from lib import clock, dispatch, metrics, runtime
+from lib import clock, metrics, runtime
+from lib.incidents import dispatch
 from lib.models import Decision, Signal
-from lib.sources import BadPayload, Ignored
 from lib.web import HTTPError, Request, Response, json_response
+from lib.webhooks import BadPayload, Ignored
 
 logger = logging.getLogger("vigil.webhooks")
 

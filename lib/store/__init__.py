@@ -16,8 +16,6 @@ from typing import Any
 
 from lib.env import Env
 
-LUA_DIR = Path(__file__).parent / "lua"
-
 Arg = str | int | float
 
 
@@ -38,12 +36,15 @@ class Script:
         self.sha = hashlib.sha1(source.encode()).hexdigest()
 
     @classmethod
-    def load(cls, name: str) -> Script:
-        """lib/store/lua/<name>.lua, with `--#include <other>` lines inlined."""
+    def load(cls, beside: str, name: str) -> Script:
+        """`lua/<name>.lua` in the folder of the module `beside` (pass `__file__`), with
+        `--#include <other>` lines inlined from the same folder: a feature keeps its
+        scripts next to the Python that runs them."""
+        folder = Path(beside).parent / "lua"
         lines = []
-        for line in (LUA_DIR / f"{name}.lua").read_text().splitlines():
+        for line in (folder / f"{name}.lua").read_text().splitlines():
             if line.startswith("--#include "):
-                lines.append((LUA_DIR / f"{line.split()[1]}.lua").read_text())
+                lines.append((folder / f"{line.split()[1]}.lua").read_text())
             else:
                 lines.append(line)
         return cls(name, "\n".join(lines) + "\n")

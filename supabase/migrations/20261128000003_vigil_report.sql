@@ -1,6 +1,6 @@
--- vigil_report(p_since, p_until) -> jsonb: the raw aggregates behind lib/report.py.
+-- vigil_report(p_since, p_until) -> jsonb: the raw aggregates behind lib/archive/report.py.
 --
--- Sums and counts only; lib/report.py turns them into means and rates, the
+-- Sums and counts only; lib/archive/report.py turns them into means and rates, the
 -- same code that aggregates incidents from Redis when Supabase is not set up,
 -- so both sources give the same numbers for the same incidents.
 -- Window: incidents opened in [p_since, p_until), escalated events at in it,
@@ -9,7 +9,7 @@
 -- What a false-positive rate is counted per: the Alertmanager alertname when
 -- there is one (their keys are label hashes), every Sentry issue together, else
 -- the key itself (check:api, rule:HighErrorRate, vercel:deploy:prj:production).
--- lib/report.py rule_of() is the same function in Python.
+-- lib/archive/report.py rule_of() is the same function in Python.
 create or replace function public.vigil_rule_of(p_key text, p_labels jsonb)
 returns text
 language sql

@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import Any
 
-from lib import archive
+from lib.archive import sink
 from lib.env import Env
 from lib.store import Store
 
@@ -42,10 +42,10 @@ def _events(n: int, run: str) -> list[dict[str, Any]]:
 
 def bench_drain(store: Store, env: Env, events: int = 10_000, batch: int = 500) -> dict[str, Any]:
     """Append `events` events, drain them all; the supabase client is created before the clock starts."""
-    archive.supabase_client(env, archive.TIMEOUT)  # import + create_client are a one-off per process
-    archive.append(store, _events(events, uuid.uuid4().hex[:8]))
+    sink.supabase_client(env, sink.TIMEOUT)  # import + create_client are a one-off per process
+    sink.append(store, _events(events, uuid.uuid4().hex[:8]))
     started = time.perf_counter()
-    result = archive.drain(store, env, T0 + 3600, batch=batch, max_batches=events // batch + 1)
+    result = sink.drain(store, env, T0 + 3600, batch=batch, max_batches=events // batch + 1)
     seconds = time.perf_counter() - started
     assert result.error is None and result.remaining == 0, result
     return {"events": result.sent, "batch": batch, "seconds": round(seconds, 3),

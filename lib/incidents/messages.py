@@ -7,11 +7,11 @@ production deploy.
 
 from __future__ import annotations
 
+from lib.channels.base import Message
 from lib.config import Config
 from lib.durations import format_duration
 from lib.env import Env
 from lib.models import Incident, Send
-from lib.notifiers.base import Message
 from lib.signing import sign_link
 
 

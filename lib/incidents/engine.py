@@ -1,6 +1,6 @@
 """The incident state machine: apply, acknowledge, resolve, sweep.
 
-Every operation is one Lua script (lib/store/lua/*.lua), one round trip,
+Every operation is one Lua script (lib/incidents/lua/*.lua), one round trip,
 atomic: overlapping cron runs, retried webhooks and two people clicking ack
 can never page twice. The scripts take `now`; nothing here reads the clock.
 The routing and escalation policy are resolved here from the config and
@@ -19,12 +19,12 @@ from lib.config import Config, Route
 from lib.models import Decision, Incident, Reason, Send, Severity, Signal
 from lib.store import Script, Store
 
-APPLY = Script.load("apply")
-SWEEP = Script.load("sweep")
-COMPLETE = Script.load("complete")
-ACKNOWLEDGE = Script.load("acknowledge")
-RESOLVE = Script.load("resolve")
-POSTMORTEM = Script.load("postmortem")
+APPLY = Script.load(__file__, "apply")
+SWEEP = Script.load(__file__, "sweep")
+COMPLETE = Script.load(__file__, "complete")
+ACKNOWLEDGE = Script.load(__file__, "acknowledge")
+RESOLVE = Script.load(__file__, "resolve")
+POSTMORTEM = Script.load(__file__, "postmortem")
 
 LEASE = 120  # seconds a claimed delivery belongs to its sender before the cron retries it
 _LISTS = ("steps_done", "notified", "escalation")

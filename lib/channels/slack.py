@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 
 from lib import clock, http
+from lib.channels.base import PERMANENT_SLACK_ERRORS, Message, classify, redact, transport_failure
 from lib.durations import format_duration
 from lib.env import Env
 from lib.models import Delivery
-from lib.notifiers.base import PERMANENT_SLACK_ERRORS, Message, classify, redact, transport_failure
 
 # Slack answers HTTP 200 {"ok": false} for these; a later attempt can succeed.
 RETRYABLE_SLACK_ERRORS = {

@@ -28,7 +28,7 @@ from typing import Any
 from lib.config import VercelSource
 from lib.models import Signal
 from lib.signing import equal, hmac_hex
-from lib.sources import (
+from lib.webhooks import (
     BadPayload,
     Ignored,
     Outcome,

@@ -12,10 +12,10 @@ from xml.sax.saxutils import escape as xml_escape
 import httpx
 
 from lib import http
+from lib.channels.base import Message, classify, headline, redact, transport_failure
 from lib.durations import format_duration
 from lib.env import Env
 from lib.models import Delivery
-from lib.notifiers.base import Message, classify, headline, redact, transport_failure
 
 # Two GSM-7 segments of 160 characters (Twilio: a segment holds 160 GSM-7 characters).
 MAX_SMS = 320

@@ -24,24 +24,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lib import watchdog
-from lib.checks_history import (
-    HISTORY_TTL,
-    bucket_of,
-    day_of,
-    days_back,
-    hour_of,
-    minute_of_day,
-    slot_of,
-)
+from lib.checks.history import HISTORY_TTL, bucket_of, day_of, days_back, hour_of, minute_of_day, slot_of
+from lib.checks.probe import CheckResult
 from lib.clock import iso
 from lib.config import Check, Config
 from lib.durations import format_duration
 from lib.models import Severity, Signal
-from lib.sources.checks import CheckResult
 from lib.store import Script, Store
 
-CLAIM = Script.load("checks_claim")
-RECORD = Script.load("checks_record")
+CLAIM = Script.load(__file__, "checks_claim")
+RECORD = Script.load(__file__, "checks_record")
 CLAIM_TTL = 2 * 3600  # a duplicate delivery arrives within seconds; keep the claim well past that
 GAP_KEY = "vigil:monitoring-gap"
 SOURCE = "checks"
@@ -189,7 +181,7 @@ def _gap(t: dict[str, Any], now: float, base_url: str) -> Signal:
 
 
 def signals(config: Config, recorded: Recorded, now: float, base_url: str) -> list[Signal]:
-    """One Signal per transition, for lib.dispatch.handle."""
+    """One Signal per transition, for lib.incidents.dispatch.handle."""
     out = []
     for t in recorded.transitions:
         if t["kind"] == "gap":

@@ -108,7 +108,7 @@ def _incident_item(inc: dict[str, Any]) -> str:
 
 
 def render(doc: dict[str, Any]) -> str:
-    """The status page for a document from lib.status_page.read."""
+    """The status page for a document from lib.checks.status_page.read."""
     service = escape(doc["service"])
     incidents = doc["incidents"]
     inc_html = (

@@ -3,7 +3,7 @@ prometheus-client's parser, sum the series each rule selects, and turn a
 rule's value and alert transition into a Signal.
 
 Everything but `fetch`/`scrape_all` is pure. The state half (Redis, the cron
-run) is lib/rules_state.py; the PromQL semantics are lib/promql.py.
+run) is lib/rules/state.py; the PromQL semantics are lib/rules/promql.py.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import httpx
 
 from lib.durations import format_duration
 from lib.models import Severity, Signal
-from lib.promql import Selector, Transition
-from lib.rules_config import Rule, Scrape
+from lib.rules.config import Rule, Scrape
+from lib.rules.promql import Selector, Transition
 
 ACCEPT = "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1"
 _SAMPLE_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")

@@ -39,7 +39,7 @@ except ImportError:
     # keeps the same behaviour, fast. Installing sniffio makes this a no-op.
     sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 from lib.config import Check, Expect
-from lib.sources import kind
+from lib.webhooks import kind
 
 MAX_BODY = 256 * 1024  # a health answer is small; read no more than this
 CHECKS_PER_CLIENT = 4

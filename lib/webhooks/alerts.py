@@ -28,7 +28,7 @@ from typing import Any
 from lib.config import AlertmanagerSource
 from lib.models import Severity, Signal
 from lib.signing import bearer_ok
-from lib.sources import (
+from lib.webhooks import (
     BadPayload,
     Ignored,
     Outcome,

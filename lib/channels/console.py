@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import logging
 
+from lib.channels.base import Message, headline
 from lib.env import Env
 from lib.models import Delivery
-from lib.notifiers.base import Message, headline
 
 log = logging.getLogger("vigil.console")
 

@@ -1,4 +1,6 @@
-"""Inbound sources: one module per vendor, each a pair of pure functions.
+"""Inbound webhooks: one module per vendor (sentry.py, vercel.py, alerts.py), each a pair
+of pure functions. Open first: the vendor's module; this file holds the shared helpers.
+May import: the core only (no channel, no store: parsing does no I/O).
 
     verify(headers, body, secret) -> bool
     parse(headers, body, cfg) -> Outcome = list[Signal] | Ignored     (raises BadPayload)

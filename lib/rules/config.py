@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from lib.durations import Duration
 from lib.models import Severity
-from lib.promql import Selector, parse_selector
+from lib.rules.promql import Selector, parse_selector
 
 KINDS = ("ratio", "quantile", "gauge", "gauge_ratio", "baseline")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$")

@@ -1,17 +1,21 @@
-"""Outbound channels, one module each, and the one registry that names them."""
+"""Outbound channels: one module each (slack.py, email.py, twilio.py, console.py) and the
+one registry that names them (NOTIFIERS, below). Open first: base.py (Message, classify),
+then the channel's module: `payload(message)` is pure, `send` posts it through lib.http.
+May import: the core only.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Protocol
 
+from lib.channels.base import Message
+from lib.channels.console import Console
+from lib.channels.email import Email
+from lib.channels.slack import Slack
+from lib.channels.twilio import Call, Sms
 from lib.env import Env
 from lib.models import Delivery
-from lib.notifiers.base import Message
-from lib.notifiers.console import Console
-from lib.notifiers.email import Email
-from lib.notifiers.slack import Slack
-from lib.notifiers.twilio import Call, Sms
 
 
 class Notifier(Protocol):

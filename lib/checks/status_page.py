@@ -6,7 +6,7 @@ small self-contained HTML page (no scripts, no external assets).
 States: `up`; `pending` (failing, not yet for `down_after`); `down` (the
 incident fired and has not recovered); `unknown` (never evaluated, or no result
 for `STALE_AFTER`). Uptime windows are exact minute windows (see
-lib.checks_history); percentiles cover the last 24 hours.
+lib.checks.history); percentiles cover the last 24 hours.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lib import incidents
-from lib.checks_history import (
+from lib.checks.history import (
     BAR_DAYS,
     WINDOWS_DAYS,
     days_back,
@@ -26,13 +25,14 @@ from lib.checks_history import (
     uptime_pct,
     window_minutes,
 )
+from lib.checks.status_html import render
 from lib.clock import iso
 from lib.config import Config
+from lib.incidents import engine
 from lib.models import Incident
-from lib.status_html import render
 from lib.store import Script, Store
 
-STATUS = Script.load("checks_status")
+STATUS = Script.load(__file__, "checks_status")
 STALE_AFTER = 600.0  # seconds without a result before a check's state is unknown
 PERCENTILE_HOURS = 24
 
@@ -131,7 +131,7 @@ def read(store: Store, config: Config, now: float) -> dict[str, Any]:
         }
         rows = store.run_json(STATUS, [], [store.prefix, now, json.dumps(request, separators=(",", ":"))]) or []
     checks = [_check(row, now, slot) for row in rows]
-    open_ = sorted(incidents.open_incidents(store), key=lambda i: (i.severity.rank, i.opened_at))
+    open_ = sorted(engine.open_incidents(store), key=lambda i: (i.severity.rank, i.opened_at))
     states = [c["state"] for c in checks]
     if "down" in states:
         overall = "down"

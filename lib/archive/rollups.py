@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from lib.checks_history import hour_of, minute_of_day, percentile, slot_of
+from lib.checks.history import hour_of, minute_of_day, percentile, slot_of
 from lib.config import Config
 from lib.store import Script, Store
 
-ROLLUP = Script.load("checks_rollup")
+ROLLUP = Script.load(__file__, "checks_rollup")
 
 
 def _hour_start(hour: str) -> float:

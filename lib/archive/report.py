@@ -185,7 +185,7 @@ def _ts(t: float) -> str:
 
 
 def _fetch(env: Env, since: float, until: float, timeout: float) -> dict[str, Any]:
-    from lib.archive import supabase_client  # lazily: it imports supabase
+    from lib.archive.sink import supabase_client
 
     params = {"p_since": _ts(since), "p_until": _ts(until)}
     data = supabase_client(env, timeout).rpc("vigil_report", params).execute().data

@@ -1,4 +1,4 @@
-"""One way through: signals -> incidents.apply (one round trip) -> deliveries in
+"""One way through: signals -> engine.apply (one round trip) -> deliveries in
 parallel under a deadline -> outcomes recorded (one round trip when something
 was sent). What misses the deadline or fails retryably waits in the outbox for
 the next cron run; one failing channel never holds back the others.
@@ -11,10 +11,11 @@ import logging
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any
 
-from lib import clock, incidents, observability
-from lib.messages import render
+from lib import clock, observability
+from lib.channels import notifier_for
+from lib.incidents import engine
+from lib.incidents.messages import render
 from lib.models import Decision, Delivery, Incident, Send, Severity, Signal
-from lib.notifiers import notifier_for
 from lib.runtime import Runtime
 
 logger = logging.getLogger("vigil.dispatch")
@@ -76,7 +77,7 @@ def record(rt: Runtime, outcomes: list[tuple[Send, Delivery]], found: dict[str, 
         }
         for s, d in outcomes
     ]
-    incidents.complete(rt.store, rt.config, results, now)
+    engine.complete(rt.store, rt.config, results, now)
     for s, d in outcomes:
         if not d.ok:
             logger.warning("delivery %s %s to %s failed: %s", s.channel, s.kind, s.to, d.detail)
@@ -114,7 +115,7 @@ def handle(
     counters: list[tuple[str, str, int]] | None = None,
 ) -> list[Decision]:
     """The one path every signal takes."""
-    decisions = incidents.apply_many(rt.store, rt.config, signals, now, deploy=deploy, counters=counters)
+    decisions = engine.apply_many(rt.store, rt.config, signals, now, deploy=deploy, counters=counters)
     sends = [s for d in decisions for s in d.sends]
     found = {d.incident.id: d.incident for d in decisions if d.incident is not None}
     for d in decisions:
@@ -128,7 +129,7 @@ def handle(
 
 def run_escalations(rt: Runtime, now: float, deadline: float = CRON_DEADLINE) -> dict[str, Any]:
     """The escalation cron: claim due steps, retries and reminders, then deliver them."""
-    sw = incidents.sweep(rt.store, rt.config, now)
+    sw = engine.sweep(rt.store, rt.config, now)
     outcomes = send_all(rt, sw.sends, sw.incidents, now, deadline) if sw.sends else []
     return {
         "escalated": sw.escalated,

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from lib import clock, http
+from lib.channels.base import Message, headline, redact
 from lib.env import Env
 from lib.models import Delivery
-from lib.notifiers.base import Message, headline, redact
 
 if TYPE_CHECKING:
     import smtplib

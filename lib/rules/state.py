@@ -4,7 +4,7 @@
        stored samples and alert state every rule needs.
     2. Scrape every distinct URL at once; a failed scrape evaluates nothing
        and changes nothing of its rules (it neither fires nor resolves).
-    3. Evaluate each rule at the slot's time with PromQL semantics (lib/promql.py).
+    3. Evaluate each rule at the slot's time with PromQL semantics (lib/rules/promql.py).
     4. `rules_commit` (RT2): write the new samples (trimmed by time) and state,
        only if no newer run claimed a slot meanwhile; then announce transitions.
 
@@ -23,15 +23,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lib import promql
 from lib.models import Signal
-from lib.promql import AlertState
-from lib.rules_config import Rule, Scrape
-from lib.sources import rules as src
+from lib.rules import promql
+from lib.rules import scrape as src
+from lib.rules.config import Rule, Scrape
+from lib.rules.promql import AlertState
 from lib.store import Script, Store
 
-BEGIN = Script.load("rules_begin")
-COMMIT = Script.load("rules_commit")
+BEGIN = Script.load(__file__, "rules_begin")
+COMMIT = Script.load(__file__, "rules_commit")
 STATE_TTL = 7 * 86400
 BASELINE_COVERAGE = 0.9  # a baseline needs samples over 90 % of its window before it means anything
 

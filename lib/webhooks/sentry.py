@@ -27,7 +27,7 @@ from typing import Any
 from lib.config import SentrySource
 from lib.models import Severity
 from lib.signing import equal, hmac_hex
-from lib.sources import (
+from lib.webhooks import (
     BadPayload,
     Ignored,
     Outcome,

@@ -1,0 +1,7 @@
+"""Incidents: every Signal's one path. Dedup, open, upgrade, resolve, acknowledge and
+escalate in Lua (one round trip each), then deliver what was claimed.
+
+Open first: engine.py (apply, sweep, acknowledge, resolve; lua/apply.lua is the state
+machine). dispatch.py sends claimed deliveries under a deadline; messages.py words them.
+May import: the core, lib.store, lib.channels.
+"""
