@@ -152,11 +152,11 @@ def test_slack_without_an_announcement_posts_a_new_message(fake_slack: FakeSlack
 
 
 def test_slack_reminder_replies_in_the_thread(fake_slack: FakeSlack) -> None:
-    msg = message(kind="reminder", summary="Postmortem due in 2 days", slack_channel="C0ALERTS01", slack_ts="9.1")
+    msg = message(kind="reminder", summary="Document it within 2 days.", slack_channel="C0ALERTS01", slack_ts="9.1")
     assert Slack(slack_env(fake_slack)).send(msg, 2).ok
     (post,) = fake_slack.posts
     assert {k: post[k] for k in ("channel", "text", "thread_ts")} == {
-        "channel": "C0ALERTS01", "text": "Postmortem due in 2 days", "thread_ts": "9.1"}
+        "channel": "C0ALERTS01", "text": "Postmortem due: Document it within 2 days.", "thread_ts": "9.1"}
 
 
 def test_slack_update_of_a_vanished_message_posts_a_new_one(fake_slack: FakeSlack) -> None:

@@ -89,3 +89,25 @@ def test_p2_gets_no_reminder(store: Store) -> None:
         w.advance(2 * 86400)
         w.cron("escalations")
         assert reminders(w) == ([], [])
+
+
+def test_a_test_alert_gets_no_reminder(store: Store) -> None:
+    import scripts.send_test_alert as send_test_alert
+
+    with world(store) as w:
+        assert send_test_alert.main(["--severity", "P0", "--resolve"]) == 0
+        assert {"opened", "resolved"} <= {e["type"] for e in w.archive()}
+        w.advance(2 * 86400)
+        w.cron("escalations")
+        assert reminders(w) == ([], [])
+
+
+def test_the_reminder_says_postmortem_due_once_on_every_channel(store: Store) -> None:
+    with world(store) as w:
+        ack_by_link_then_resolve(w)
+        w.advance(2 * 86400)
+        w.cron("escalations")
+        thread, mails = reminders(w)
+        texts = [p["text"] for p in thread] + [str(m["Subject"]) for m in mails]
+        texts += [m.get_body(("plain",)).get_content() for m in mails]
+        assert texts and all(t.count("Postmortem due") == 1 for t in texts), texts

@@ -26,6 +26,7 @@ GONE_SLACK_ERRORS = {"message_not_found", "cant_update_message", "edit_window_cl
 MAX_BUTTON_URL = 3000  # Slack Block Kit: a button's url is at most 3000 characters
 MAX_SECTION_TEXT = 3000  # Slack Block Kit: a section's text is at most 3000 characters
 MENTIONS = {"channel": "<!channel> ", "here": "<!here> "}  # docs.slack.dev/messaging/formatting-message-text
+REMINDER = "Postmortem due: "  # the reminder summary never repeats it (lib/incidents/messages.py)
 
 
 def escape(text: str) -> str:
@@ -64,13 +65,11 @@ class Slack:
             at = f" at {clock.iso(msg.acked_at)}" if msg.acked_at else ""
             return f"{head}: Acknowledged by {escape(msg.acked_by or 'someone')}{at}"
         if msg.kind == "reminder":
-            return f"{head}: {escape(msg.summary)}"
+            return f"{head}: {REMINDER}{escape(msg.summary)}"
         if msg.kind == "resolve" or msg.status == "resolved":
             return f"{head}: Resolved after {_lasted(msg)}"
         if msg.kind == "escalate":
             return f"{head}: escalated, {escape(msg.escalation_note or 'still unacknowledged')}"
-        if msg.kind == "reminder":
-            return f"{head}: {escape(msg.summary)}"
         if msg.kind == "test":
             return f"{head} (test message)"
         return head
@@ -102,7 +101,7 @@ class Slack:
             by = f" by {escape(msg.resolved_by)}" if msg.resolved_by else ""
             text = f"Resolved{by} after {_lasted(msg)}"
         else:
-            text = escape(msg.summary or msg.title)
+            text = (REMINDER if msg.kind == "reminder" else "") + escape(msg.summary or msg.title)
         body = {"channel": msg.slack_channel or msg.address, "text": text}
         return body | ({"thread_ts": msg.slack_ts} if msg.slack_ts else {})
 

@@ -47,7 +47,8 @@ def render(env: Env, config: Config, incident: Incident, send: Send, now: float)
     summary = incident.summary
     if send.kind == "reminder":
         summary = (
-            f"Postmortem due: {incident.ref} ({incident.severity.value}) was resolved without one. "
+            # No "Postmortem due:" here: every channel's headline already says it.
+            f"This {incident.severity.value} incident was resolved without a postmortem. "
             f"The runbook asks for every incident to be documented within 24 hours."
             + (f" Attach it here: {links['postmortem']}" if links["postmortem"] else "")
         )

@@ -108,7 +108,8 @@ local function close_incident(inc, by, via, lease)
   cancel_escalation(inc)
   cancel_sends(inc.id, {trigger = true, escalate = true, ack = true}, nil)
   local sends = notice_sends(inc, "resolve", tonumber(ARGV[4]) or 120)
-  if (inc.severity == "P0" or inc.severity == "P1")
+  -- A test alert (scripts/send_test_alert.py) is no incident to document.
+  if (inc.severity == "P0" or inc.severity == "P1") and inc.source ~= "test"
       and (inc.false_positive == nil or inc.false_positive == cjson.null)
       and (inc.postmortem == nil or inc.postmortem == cjson.null) then
     redis.call("ZADD", k("reminders"), inc.opened_at + (tonumber(ARGV[5]) or 86400), inc.id)
