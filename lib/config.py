@@ -75,27 +75,44 @@ class EscalationStep(Strict):
 
 
 class LatencyRule(Strict):
-    """p<quantile> of the last `runs` response times above a tier -> SlowResponseTime."""
+    """Sustained slowness -> SlowResponseTime: the runbook's "p95 > 1 s for 5 minutes".
+
+    One probe a minute cannot estimate a p95 (the p95 of 5 runs is their maximum, so
+    one slow probe would page). A tier fires when at least `min_slow` of the runs in
+    the last `window` were slower than it (default: 4 of 5 minutes), and resolves when
+    that is no longer so. A run with no answer counts for availability, not here.
+    """
 
     enabled: bool = True
-    runs: int = Field(default=5, ge=1, le=60)
-    quantile: float = Field(default=0.95, gt=0, le=1)
+    window: Duration = Field(default=300.0, ge=60, le=3600)
+    min_slow: float = Field(default=0.8, gt=0.5, le=1)
     above: dict[Severity, Duration] = Field(
         default_factory=lambda: {Severity.P1: 1.0, Severity.P0: 2.0}
     )
 
 
 class UptimeRule(Strict):
-    """30-day uptime below a tier (percent) -> its own alert."""
+    """The `window`'s uptime target already broken -> UptimeBelowTarget.
+
+    A tier T fires once the downtime seen in the last `window` exceeds what T allows
+    over the whole window: (100 - T) % of it (99 % of 30 days allows 432 minutes).
+    Unobserved minutes are not counted as down, and a few failing minutes of a new
+    install are not "0 % uptime": the figure only ever claims what was seen.
+    """
 
     enabled: bool = True
-    window: Duration = 30 * 86400.0
+    window: Duration = Field(default=30 * 86400.0, ge=86400, le=31 * 86400)
     below: dict[Severity, float] = Field(
         default_factory=lambda: {Severity.P1: 99.0, Severity.P0: 95.0}
     )
-    # Evaluated minutes the window must hold before it can alert: a new install's
-    # first failing minute is not "0 % uptime".
-    min_minutes: int = Field(default=60, ge=1)
+
+    @field_validator("below")
+    @classmethod
+    def _percent(cls, v: dict[Severity, float]) -> dict[Severity, float]:
+        for sev, pct in v.items():
+            if not 0 < pct < 100:
+                raise ValueError(f"{sev.value}: {pct:g} is not a percentage between 0 and 100")
+        return v
 
 
 class Expect(Strict):

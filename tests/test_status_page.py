@@ -98,6 +98,15 @@ def test_uptime_windows_are_exact_minute_windows(seeded: Store) -> None:
         "7d": round(100 * 9990 / 10080, 4),
         "30d": round(100 * (711 + 8580 + 1400 + 714) / (721 + 8640 + 1440 + 719), 4),
     }
+    assert api["observed"] == {
+        "24h": {"up_minutes": 1370, "observed_minutes": 1440, "window_minutes": 1440},
+        "7d": {"up_minutes": 9990, "observed_minutes": 10080, "window_minutes": 10080},
+        "30d": {"up_minutes": 711 + 8580 + 1400 + 714, "observed_minutes": 721 + 8640 + 1440 + 719,
+                "window_minutes": 43200},
+    }
+    html = status_page.render(doc)
+    assert "<dd>99.00 % (of 8d seen)</dd>" in html  # 30 days, only 8 of them observed
+    assert "<dd>95.14 %</dd>" in html  # 24 hours, all observed
     days = api["days"]
     assert len(days) == 30 and days[-1] == {"date": "2026-01-31", "up": 711, "seen": 721, "uptime": round(100 * 711 / 721, 4)}
     assert days[-2] == {"date": "2026-01-30", "up": 1380, "seen": 1440, "uptime": round(100 * 1380 / 1440, 4)}

@@ -27,7 +27,7 @@ from lib import watchdog
 from lib.checks.history import HISTORY_TTL, bucket_of, day_of, days_back, hour_of, minute_of_day, slot_of
 from lib.checks.probe import CheckResult
 from lib.clock import iso
-from lib.config import Check, Config
+from lib.config import Check, Config, UptimeRule
 from lib.durations import format_duration
 from lib.models import Severity, Signal
 from lib.store import Script, Store
@@ -85,10 +85,13 @@ def _item(check: Check, result: CheckResult) -> dict[str, Any]:
         item["bucket"] = bucket_of(result.latency)
     if check.latency.enabled and check.latency.above:
         rule = check.latency
-        item["lat"] = {"runs": rule.runs, "q": rule.quantile, "tiers": _tiers(rule.above)}
+        slots = max(1, round(rule.window / 60))
+        item["lat"] = {"slots": slots, "need": math.ceil(rule.min_slow * slots - 1e-9), "share": rule.min_slow,
+                       "tiers": _tiers(rule.above)}
     if check.uptime.enabled and check.uptime.below:
         rule_u = check.uptime
-        item["upt"] = {"n": _window_days(check), "min": rule_u.min_minutes, "tiers": _tiers(rule_u.below)}
+        budgets = [[sev, (100.0 - pct) / 100 * rule_u.window / 60] for sev, pct in _tiers(rule_u.below)]
+        item["upt"] = {"n": _window_days(check), "tiers": budgets}
     return item
 
 
@@ -155,17 +158,28 @@ def _level(check: Check, t: dict[str, Any], base: dict[str, Any]) -> Signal:
     if t["kind"] == "latency":
         rule = check.latency
         key, title, alert = f"check:{name}:latency", f"SlowResponseTime: {name}", "SlowResponseTime"
-        summary = (f"p{rule.quantile * 100:g} of the last {t['n']} runs is {t['value']:.2f} s "
-                   f"({_tiers_text(rule.above, '{sev} above {v:g} s')})")
+        summary = (f"{t['slow']} of the last {t['n']} runs ({format_duration(rule.window)}) slower than "
+                   f"{t['value']:g} s; median {t['median']:.2f} s ({_tiers_text(rule.above, '{sev} above {v:g} s')})")
         lowest = max(rule.above, key=lambda s: s.rank)
     else:
         rule_u = check.uptime
         key, title, alert = f"check:{name}:uptime", f"Uptime below target: {name}", "UptimeBelowTarget"
-        summary = (f"{format_duration(rule_u.window)} uptime is {t['value']:.2f} % "
-                   f"({t['up']} of {t['seen']} minutes up; {_tiers_text(rule_u.below, '{sev} below {v:g} %')})")
+        summary = _uptime_summary(rule_u, t)
         lowest = max(rule_u.below, key=lambda s: s.rank)
     return Signal(key=key, severity=Severity(sev) if firing else lowest, status="firing" if firing else "resolved",
                   title=title, summary=summary, labels={"check": name, "alertname": alert}, **base)
+
+
+def _uptime_summary(rule: UptimeRule, t: dict[str, Any]) -> str:
+    """What is true: the downtime seen against what the target allows, and over how much observed time."""
+    window = format_duration(rule.window)
+    down, seen = int(t["seen"]) - int(t["up"]), int(t["seen"])
+    pct = f"{t['value']:.2f} % up over {format_duration(seen * 60)} observed of the last {window}"
+    tiers = sorted(rule.below.items(), key=lambda kv: kv[0].rank)
+    target = next((v for s, v in tiers if s.value == t.get("severity")), tiers[-1][1])
+    allowed = round((100.0 - target) / 100 * rule.window / 60)
+    verb = "is broken" if isinstance(t.get("severity"), str) else "holds again"
+    return f"{window} uptime target {target:g} % {verb}: {down} minutes down (it allows {allowed}); {pct}"
 
 
 def _gap(t: dict[str, Any], now: float, base_url: str) -> Signal:

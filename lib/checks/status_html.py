@@ -6,6 +6,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from lib.durations import format_duration
+
 _CSS = """
 :root{color-scheme:light dark;--fg:#1d2330;--muted:#667085;--bg:#f6f7f9;--card:#fff;--line:#e4e7ec;
 --up:#12b76a;--warn:#f79009;--bad:#f04438;--none:#d0d5dd}
@@ -42,8 +44,14 @@ _BANNER = {
 }
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f} %"
+def _pct(value: float | None, observed: dict[str, int] | None = None) -> str:
+    """`99.95 %`, and `(of 2h 10m seen)` when the window was not all observed."""
+    if value is None:
+        return "–"
+    seen = (observed or {}).get("observed_minutes")
+    if seen is not None and seen < (observed or {}).get("window_minutes", 0):
+        return f"{value:.2f} % (of {format_duration(seen * 60)} seen)"
+    return f"{value:.2f} %"
 
 
 def _secs(value: float | None) -> str:
@@ -77,8 +85,9 @@ def _last_line(check: dict[str, Any]) -> str:
 
 def _check_card(check: dict[str, Any]) -> str:
     days = check["days"]
-    up, lat = check["uptime"], check["latency"]
-    stats = [("24h", _pct(up["24h"])), ("7 days", _pct(up["7d"])), ("30 days", _pct(up["30d"])),
+    up, lat, seen = check["uptime"], check["latency"], check.get("observed") or {}
+    stats = [("24h", _pct(up["24h"], seen.get("24h"))), ("7 days", _pct(up["7d"], seen.get("7d"))),
+             ("30 days", _pct(up["30d"], seen.get("30d"))),
              ("p50", _secs(lat["p50"])), ("p95", _secs(lat["p95"])), ("p99", _secs(lat["p99"]))]
     dl = "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(v)}</dd></div>" for k, v in stats)
     first = days[0]["date"] if days else ""

@@ -6,7 +6,8 @@ small self-contained HTML page (no scripts, no external assets).
 States: `up`; `pending` (failing, not yet for `down_after`); `down` (the
 incident fired and has not recovered); `unknown` (never evaluated, or no result
 for `STALE_AFTER`). Uptime windows are exact minute windows (see
-lib.checks.history); percentiles cover the last 24 hours.
+lib.checks.history), each with the minutes it observed (`observed`); percentiles
+cover the last 24 hours.
 """
 
 from __future__ import annotations
@@ -68,11 +69,13 @@ def _days(row: dict[str, Any], slot: int) -> list[dict[str, Any]]:
 
 def _check(row: dict[str, Any], now: float, slot: int) -> dict[str, Any]:
     doc = json.loads(row["state"]) if row.get("state") else {}
-    uptime = {}
+    uptime, observed = {}, {}
     for label, n in WINDOWS_DAYS.items():
         up = window_minutes(row["up"], row.get("up_tail") or {}, n)
         seen = window_minutes(row["seen"], row.get("seen_tail") or {}, n)
         uptime[label] = uptime_pct(up, seen)
+        # Over how much observed time each figure is: 100 % of 40 minutes is not 30 days' uptime.
+        observed[label] = {"up_minutes": up, "observed_minutes": seen, "window_minutes": n * 1440}
     hist = row.get("hist") or {}
     return {
         "name": row["name"],
@@ -80,6 +83,7 @@ def _check(row: dict[str, Any], now: float, slot: int) -> dict[str, Any]:
         "since": _since(doc),
         "last": _last(doc.get("last")),
         "uptime": uptime,
+        "observed": observed,
         "latency": {
             "p50": percentile(hist, 0.50),
             "p95": percentile(hist, 0.95),

@@ -4,7 +4,7 @@
 -- the transitions the run caused: which alerts should now fire or resolve.
 -- ARGV: 1 prefix, 2 now, 3 JSON {slot, day, mod, hour, days, ttl, tick_key,
 --       tick_ttl, gap_s, gap_slots, checks = [{name, ok, status, latency, reason,
---       bucket, suspect, down_slots, up_after, lat = {runs, q, tiers}, upt = {n, min, tiers}}]}
+--       bucket, suspect, down_slots, up_after, lat = {slots, need, share, tiers}, upt = {n, tiers = [[severity, budget minutes]]}}]}
 --#include checks_lib
 local req = cjson.decode(ARGV[3])
 local SLOT, TTL = req.slot, req.ttl
@@ -68,33 +68,55 @@ local function availability(c, st)
   end
 end
 
+-- Sustained slowness: the most severe tier that at least `need` runs of the
+-- last `slots` minutes (and `share` of those seen) were slower than.
 local function latency(c, st)
   if not present(c.lat) then return end
-  local ring = st.ring or {}
-  if present(c.latency) then
-    table.insert(ring, c.latency)
-    while #ring > c.lat.runs do table.remove(ring, 1) end
+  local ring = {}
+  for _, r in ipairs(st.ring or {}) do
+    if type(r) == "table" and r[1] > SLOT - c.lat.slots then table.insert(ring, r) end
   end
+  if present(c.latency) then table.insert(ring, {SLOT, c.latency}) end
   st.ring = ring
-  if #ring < c.lat.runs then return end -- too few runs to say anything yet
-  local p = quantile(ring, c.lat.q)
-  local sev = tier(c.lat.tiers, p, true)
+  local values = {}
+  for i, r in ipairs(ring) do values[i] = r[2] end
+  local sev, limit, slow = false, 0, 0
+  for _, t in ipairs(c.lat.tiers) do
+    local n = 0
+    for _, v in ipairs(values) do
+      if v > t[2] then n = n + 1 end
+    end
+    if n >= c.lat.need and n >= c.lat.share * #values - 1e-9 then
+      sev, limit, slow = t[1], t[2], n
+      break
+    end
+  end
   if sev ~= (st.lsev or false) then
-    table.insert(transitions, {kind = "latency", name = c.name, severity = sev, value = p, n = #ring})
+    if not sev then
+      limit = c.lat.tiers[#c.lat.tiers][2]
+      for _, v in ipairs(values) do
+        if v > limit then slow = slow + 1 end
+      end
+    end
+    table.insert(transitions, {kind = "latency", name = c.name, severity = sev, value = limit,
+      slow = slow, n = #values, median = #values > 0 and quantile(values, 0.5) or 0})
     st.lsev = sev or nil
   end
 end
 
+-- The target already broken: downtime seen in the window beyond a tier's budget
+-- (minutes the whole window allows). tiers: [severity, budget], most severe first.
 local function uptime(c, st)
   if not present(c.upt) then return end
   local seen = window("seen", c.name, req.days, req.mod, c.upt.n)
-  if seen < c.upt.min then return end -- too little history: no alert on a new install
   local up = window("up", c.name, req.days, req.mod, c.upt.n)
-  local pct = 100 * up / seen
-  local sev = tier(c.upt.tiers, pct, false)
+  local sev = false
+  for _, t in ipairs(c.upt.tiers) do
+    if seen - up > t[2] then sev = t[1]; break end
+  end
   if sev ~= (st.usev or false) then
-    table.insert(transitions, {kind = "uptime", name = c.name, severity = sev, value = pct,
-      up = up, seen = seen})
+    table.insert(transitions, {kind = "uptime", name = c.name, severity = sev,
+      value = seen > 0 and 100 * up / seen or 100, up = up, seen = seen})
     st.usev = sev or nil
   end
 end
