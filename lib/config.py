@@ -11,9 +11,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from lib.durations import Duration
 from lib.models import Severity
@@ -137,6 +146,16 @@ class Check(Strict):
     dashboard: str | None = None
     latency: LatencyRule = Field(default_factory=LatencyRule)
     uptime: UptimeRule = Field(default_factory=UptimeRule)
+
+    @field_validator("headers")
+    @classmethod
+    def _one_authorization(cls, v: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        # httpx turns a URL's user:password into Basic auth, which silently replaces
+        # a configured Authorization header: the check would probe with the wrong one.
+        parts = urlsplit(str(info.data.get("url") or ""))
+        if (parts.username or parts.password) and any(k.lower() == "authorization" for k in v):
+            raise ValueError("the url's user:password would replace the Authorization header; keep one of them")
+        return v
 
 
 class SentrySource(Strict):
