@@ -9,6 +9,16 @@ from urllib.parse import urlencode
 SLACK_MAX_AGE = 300  # Slack: reject requests whose timestamp is more than 5 minutes old
 
 
+def digits(text: str | None, max_len: int = 12) -> int | None:
+    """`text` as a non-negative integer when it is 1 to `max_len` ASCII digits, else None.
+
+    Stricter than `str.isdigit()` + `int()`: "²" is a digit to isdigit() and an error
+    to int(), and int() of 5000 digits is an error too (both were 500s)."""
+    if not text or len(text) > max_len or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
+
+
 def hmac_hex(secret: str, body: bytes, digest: str = "sha256") -> str:
     return hmac.new(secret.encode(), body, getattr(hashlib, digest)).hexdigest()
 
@@ -31,11 +41,8 @@ def verify_slack(secret: str | None, timestamp: str | None, signature: str | Non
     """Slack v0: HMAC-SHA256 over `v0:<ts>:<raw body>`; stale timestamps are rejected."""
     if not secret or not timestamp or not signature:
         return False
-    try:
-        ts = int(timestamp)
-    except ValueError:
-        return False
-    if abs(now - ts) > SLACK_MAX_AGE:
+    ts = digits(timestamp)
+    if ts is None or abs(now - ts) > SLACK_MAX_AGE:
         return False
     expected = "v0=" + hmac_hex(secret, b"v0:" + timestamp.encode() + b":" + body)
     return equal(expected, signature)
@@ -60,13 +67,14 @@ def verify_link(secret: str | None, params: dict[str, str], now: float) -> tuple
     """(ok, why) for the fields of a signed link; `why` is shown to the person."""
     if not secret:
         return False, "acknowledge links are not configured (ACK_SIGNING_SECRET is unset)"
-    incident, expires, sig = params.get("i", ""), params.get("e", ""), params.get("s", "")
+    incident, sig = params.get("i", ""), params.get("s", "")
     who, action = params.get("u", ""), params.get("a", "ack")
-    if not incident or not expires.isdigit() or not sig:
+    expires = digits(params.get("e"))
+    if not incident or expires is None or not sig:
         return False, "this link is incomplete"
-    expected = hmac_hex(secret, _ack_message(action, incident, int(expires), who))[:32]
+    expected = hmac_hex(secret, _ack_message(action, incident, expires, who))[:32]
     if not equal(expected, sig):
         return False, "this link has been altered or was not issued by Vigil"
-    if now > int(expires):
+    if now > expires:
         return False, "this link has expired"
     return True, ""

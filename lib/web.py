@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from lib import log, observability
+from lib import log, observability, safejson
 from lib.config import ConfigError
 from lib.store import StoreUnavailable
 
@@ -40,6 +40,14 @@ class HTTPError(Exception):
         self.status = status
         self.message = message
         self.extra = extra
+
+
+def parse_json(data: bytes | str, what: str = "body") -> Any:
+    """JSON from a request (depth and number size bounded, lib/safejson.py), or HTTPError 400."""
+    try:
+        return safejson.loads(data)
+    except safejson.Rejected as exc:
+        raise HTTPError(400, f"{what} {exc.reason}") from None
 
 
 @dataclass
@@ -59,10 +67,7 @@ class Request:
         """The body as JSON, or HTTPError 400 saying why not."""
         if not self.body.strip():
             raise HTTPError(400, "body is empty; expected JSON")
-        try:
-            return json.loads(self.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise HTTPError(400, f"body is not valid JSON ({exc.__class__.__name__})") from None
+        return parse_json(self.body, "body")
 
     def form(self) -> dict[str, str]:
         """application/x-www-form-urlencoded fields (first value of each)."""

@@ -66,18 +66,22 @@ def incidents_section(args: argparse.Namespace) -> list[Row]:
 
 
 def _signed_sentry(i: int) -> tuple[bytes, dict[str, str]]:
+    from tests.support.world import T0  # the world's clock: Sentry's timestamp must be fresh
     data = json.loads((FIX / "sentry" / "metric_alert_critical.json").read_text())
     data["data"]["metric_alert"]["alert_rule"]["id"] = str(10_000 + i)
     raw = json.dumps(data, separators=(",", ":")).encode()
     sig = hmac.new(b"sentry-client-secret", raw, hashlib.sha256).hexdigest()
     return raw, {"Content-Type": "application/json", "Sentry-Hook-Resource": "metric_alert",
-                 "Sentry-Hook-Signature": sig, "Request-ID": uuid.uuid4().hex}
+                 "Sentry-Hook-Signature": sig, "Request-ID": uuid.uuid4().hex,
+                 "Sentry-Hook-Timestamp": str(int(T0))}
 
 
 def _signed_vercel(i: int) -> tuple[bytes, dict[str, str]]:
+    from tests.support.world import T0  # a delivery older than 24 h is refused as a replay
     data = json.loads((FIX / "vercel" / "deployment_error_production.json").read_text())
     data["id"] = f"evt_{i}_{uuid.uuid4().hex[:6]}"
     data["payload"]["project"]["id"] = f"prj_bench{i}"
+    data["createdAt"] = int(T0 * 1000)
     raw = json.dumps(data).encode()
     sig = hmac.new(b"vercel-webhook-secret", raw, hashlib.sha1).hexdigest()
     return raw, {"Content-Type": "application/json", "x-vercel-signature": sig}

@@ -33,7 +33,7 @@ def sentry_post(w: World, name: str, request_id: str | None = None, body: bytes 
 
 def vercel_post(w: World, name: str, secret: str = SECRETS["VERCEL_WEBHOOK_SECRET"], **changes: object):
     data = json.loads((FIX / "vercel" / name).read_text())
-    data.update(changes)
+    data.update({"createdAt": int(w.now * 1000), **changes})  # Vercel sends it as it delivers
     raw = json.dumps(data).encode()
     sig = hmac.new(secret.encode(), raw, hashlib.sha1).hexdigest()
     return w.http.post("/api/webhooks/vercel", content=raw,
@@ -114,12 +114,14 @@ def test_hostile_input_never_5xx_and_never_notifies(redis_store: Store, source: 
             secret, algo, header = SECRETS["SENTRY_CLIENT_SECRET"], hashlib.sha256, "Sentry-Hook-Signature"
         else:
             raw = (FIX / "vercel" / "deployment_error_production.json").read_bytes()
+            raw = raw.replace(b"1769601676612", str(int(w.now * 1000)).encode())  # createdAt: delivered now
             secret, algo, header = SECRETS["VERCEL_WEBHOOK_SECRET"], hashlib.sha1, "x-vercel-signature"
         sig = hmac.new(secret.encode(), raw, algo).hexdigest()
         body, signature, ctype = mutate(raw, sig)
         if signature == "sign":
             signature = hmac.new(secret.encode(), body, algo).hexdigest()
-        headers = {"Content-Type": ctype, "Sentry-Hook-Resource": "issue", "Request-ID": "r-" + case}
+        headers = {"Content-Type": ctype, "Sentry-Hook-Resource": "issue", "Request-ID": "r-" + case,
+                   "Sentry-Hook-Timestamp": str(int(w.now))}
         if signature:
             headers[header] = signature
         r = w.http.post(f"/api/webhooks/{source}", content=body, headers=headers)
@@ -159,7 +161,13 @@ def test_metric_alert_critical_then_resolved_opens_then_resolves(redis_store: St
 
 def test_more_than_ten_errors_a_minute_is_an_error_spike(redis_store: Store) -> None:
     with world(redis_store) as w:
-        reasons = [sentry_post(w, "error_created.json", request_id=f"{i:032x}").json()["decisions"][0]["reason"]
+        error = json.loads((FIX / "sentry" / "error_created.json").read_text())
+
+        def one(i: int) -> bytes:  # each error its own event, as Sentry sends them
+            error["data"]["error"]["event_id"] = f"{i:032x}"
+            return json.dumps(error, separators=(",", ":")).encode()
+
+        reasons = [sentry_post(w, "error_created.json", body=one(i)).json()["decisions"][0]["reason"]
                    for i in range(11)]
         assert reasons[:10] == ["BELOW_THRESHOLD"] * 10 and reasons[10] == "OPENED"
         assert "<!here> [P1] Error rate spike" in w.slack.posts[0]["text"]

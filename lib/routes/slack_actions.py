@@ -7,14 +7,13 @@ an answer within 3 s; the chat.update that shows who acted is sent within that.
 
 from __future__ import annotations
 
-import json
 import logging
 
 from lib import clock, runtime
 from lib.incidents import dispatch, engine
 from lib.models import Decision
-from lib.signing import verify_slack
-from lib.web import HTTPError, Request, Response, json_response
+from lib.signing import digits, verify_slack
+from lib.web import HTTPError, Request, Response, json_response, parse_json
 
 logger = logging.getLogger("vigil.slack")
 SLACK_DEADLINE = 2.0  # Slack: acknowledge interactivity within 3 s
@@ -24,10 +23,7 @@ def _payload(req: Request) -> dict:
     raw = req.form().get("payload")
     if raw is None:
         raise HTTPError(400, "form field 'payload' missing")
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError:
-        raise HTTPError(400, "payload is not JSON") from None
+    data = parse_json(raw, "payload")
     if not isinstance(data, dict):
         raise HTTPError(400, "payload must be a JSON object")
     return data
@@ -65,7 +61,7 @@ def handle(req: Request) -> Response:
         if not isinstance(action, dict):
             continue
         action_id, value = str(action.get("action_id", "")), str(action.get("value", ""))
-        if not value.isdigit():
+        if digits(value, 20) is None:
             results.append({"action": action_id, "ignored": "no incident id"})
             continue
         if action_id == "postmortem":  # a url button: Slack opened the signed page

@@ -25,7 +25,7 @@ def handle_vercel(req: Request) -> Response:
     parsed: dict[str, object] = {}
 
     def parse(rt):  # type: ignore[no-untyped-def]
-        parsed["result"] = vercel.parse(req.headers, req.body, rt.config.sources.vercel)
+        parsed["result"] = vercel.parse(req.headers, req.body, rt.config.sources.vercel, now=clock.now())
         return parsed["result"]
 
     def deploy(rt):  # type: ignore[no-untyped-def]

@@ -12,7 +12,6 @@ could send; the helpers below are how each module keeps that promise.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from lib import safejson
 from lib.clock import parse_iso
 from lib.models import Severity, Signal
 
@@ -73,17 +73,13 @@ def kind(value: object) -> str:
 
 
 def load_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or BadPayload saying why not."""
+    """The body as a JSON object (depth and number size bounded), or BadPayload saying why not."""
     if not body or not body.strip():
         raise BadPayload("body is empty")
     try:
-        data = json.loads(body)
-    except UnicodeDecodeError:
-        raise BadPayload("body is not UTF-8") from None
-    except RecursionError:
-        raise BadPayload("body is nested too deeply") from None
-    except ValueError:
-        raise BadPayload("body is not JSON") from None
+        data = safejson.loads(body)
+    except safejson.Rejected as exc:
+        raise BadPayload(f"body {exc.reason}") from None
     if not isinstance(data, dict):
         raise BadPayload(f"expected a JSON object, got {kind(data)}")
     return data

@@ -20,13 +20,14 @@ that tag (`level`, `project` and, for event alerts, every event tag count as tag
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lib.config import SentrySource
 from lib.models import Severity
-from lib.signing import equal, hmac_hex
+from lib.signing import digits, equal, hmac_hex
 from lib.webhooks import (
     BadPayload,
     Ignored,
@@ -55,32 +56,35 @@ _Data = dict[str, Any]  # the envelope's `data`
 
 
 def verify(headers: Mapping[str, str], body: bytes, secret: str | None, now: float | None = None) -> bool:
-    """HMAC-SHA256 hex of the raw body, keyed by the client secret.
+    """HMAC-SHA256 hex of the raw body, keyed by the client secret, and a fresh timestamp.
 
     Sentry signs the exact bytes it sends, so re-serialising the JSON never matches.
     UI-component requests carry the signature in `Sentry-App-Signature` instead.
-    With `now` (Vigil's clock), a `Sentry-Hook-Timestamp` more than MAX_AGE away is
-    refused too. Sentry does not sign the timestamp and documents no tolerance, so
-    this only stops naive replays; a request without the header is judged by its
-    signature alone.
+    With `now` (Vigil's clock: under --fake-clock the window moves with it), the
+    `Sentry-Hook-Timestamp` header is required and must be within MAX_AGE of it.
+    Sentry signs neither the timestamp nor `Request-ID`, so a replay can forge both:
+    what stops one is `parse`'s delivery id, a digest of the signed body, remembered
+    by the engine for 24 h (a replay in that time is a DUPLICATE and changes nothing).
     """
     if not secret:
         return False
     signature = header(headers, "Sentry-Hook-Signature") or header(headers, "Sentry-App-Signature")
     if not signature:
         return False
-    if now is not None and not _fresh(header(headers, "Sentry-Hook-Timestamp"), now):
+    if now is not None and not fresh(header(headers, "Sentry-Hook-Timestamp"), now):
         return False
     return equal(hmac_hex(secret, body, "sha256"), signature.strip().lower())
 
 
-def _fresh(timestamp: str | None, now: float) -> bool:
-    if timestamp is None:
-        return True
-    value = timestamp.strip()
-    if not value.isdigit() or len(value) > 12:  # Unix seconds, str(int(time()))
-        return False
-    return abs(now - int(value)) <= MAX_AGE
+def fresh(timestamp: str | None, now: float) -> bool:
+    """A Unix-seconds timestamp (`str(int(time()))`) within MAX_AGE of `now`; absent is stale."""
+    ts = digits(timestamp.strip() if timestamp else None)
+    return ts is not None and abs(now - ts) <= MAX_AGE
+
+
+def delivery_id(body: bytes) -> str:
+    """What identifies a delivery: its signed bytes (Sentry's retries resend them unchanged)."""
+    return "sha256:" + hashlib.sha256(body).hexdigest()[:40]
 
 
 def parse(headers: Mapping[str, str], body: bytes, cfg: SentrySource) -> Outcome:
@@ -95,7 +99,7 @@ def parse(headers: Mapping[str, str], body: bytes, cfg: SentrySource) -> Outcome
     if not action:
         raise BadPayload("action missing")
     data = obj(envelope, "data", "data")
-    return handler(action, data, cfg, header(headers, "Request-ID"))
+    return handler(action, data, cfg, delivery_id(body))
 
 
 # -- severity -----------------------------------------------------------------

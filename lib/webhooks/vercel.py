@@ -44,6 +44,7 @@ from lib.webhooks import (
 )
 
 SOURCE = "vercel"
+MAX_AGE = 86400  # seconds: Vercel retries a delivery for up to 24 h (DOCS webhooks-api)
 FAILED = frozenset({"deployment.error", "deployment-error"})
 LIVE = frozenset({"deployment.succeeded", "deployment.ready", "deployment.promoted", "deployment-ready"})
 _TARGET = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
@@ -80,8 +81,17 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str | None) -> bool:
     return equal(hmac_hex(secret, body, "sha1"), signature.strip().lower())
 
 
-def parse(headers: Mapping[str, str], body: bytes, cfg: VercelSource) -> Outcome:
+def parse(headers: Mapping[str, str], body: bytes, cfg: VercelSource, now: float | None = None) -> Outcome:
+    """With `now` (Vigil's clock), a delivery created more than MAX_AGE ago is refused:
+    Vercel retries for 24 h and the engine remembers a delivery id for as long, so an
+    older one can only be a replay of a recorded body (`createdAt` is signed)."""
     envelope = load_object(body)
+    if now is not None:
+        created = epoch(envelope.get("createdAt"), 1000.0)
+        if created is None:
+            raise BadPayload("createdAt missing")
+        if created < now - MAX_AGE:
+            raise BadPayload("createdAt is more than 24 h ago: refused as a replay")
     event = text(envelope, "type")
     if not event:
         raise BadPayload("type missing")
