@@ -1,5 +1,5 @@
 # make dev    local Vigil watching a demo app: embedded Redis, console channel, crons (ARGS="--fake-clock")
-# make test   ruff, then the whole test suite
+# make test   ruff, then the whole test suite (installs promtool and alertmanager when root)
 # make bench  benchmarks (ARGS="--only imports")
 # make validate  check monitoring.yaml (ARGS=path/to/other.yaml)
 #
@@ -29,6 +29,7 @@ dev: $(STAMP)
 	$(PY) scripts/dev.py --demo $(ARGS)
 
 test: $(STAMP)
+	@bash .ci/oracles
 	$(VENV)/bin/ruff check .
 	@# pytest exits 5 when it collected no tests: that is a failure too, and says so.
 	@$(PY) -m pytest -q $(ARGS); rc=$$?; \

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import sys
 import time
@@ -32,7 +33,7 @@ from lib import clock
 from lib.config import ConfigError, load_config
 from lib.durations import format_duration, parse_duration
 from lib.env import Env
-from lib.rules import promql, state
+from lib.rules import promql, signals, state, values
 from lib.rules import scrape as src
 from lib.rules.config import Rule
 
@@ -45,27 +46,29 @@ def scrape(rule: Rule) -> dict[str, Any]:
     return src.observe(rule, page.samples)
 
 
-def from_store(rule: Rule, now: float) -> tuple[state.History, promql.AlertState]:
+def from_store(rule: Rule, rules: list[Rule], now: float) -> tuple[values.History, promql.AlertState]:
+    """The samples the cron keeps for the rule's selectors (the sets the cron would read)."""
     from lib.store import open_store
 
     store = open_store(Env.from_environ())
-    key = store.key("rules", "samples", src.url_id(rule.scrape_config.url))
-    members = store.call("ZRANGEBYSCORE", key, f"({now - rule.history - 60}", "+inf")
+    uid, hist = src.url_id(rule.scrape_config.url), {}
+    for gid in {g for (u, _), g in state.keep_of(rules).home.items() if u == uid}:
+        members = store.call("ZRANGEBYSCORE", store.key("rules", "samples", gid), f"({now - rule.history - 60}", "+inf")
+        hist.update(values.decode_history(members))
     raw = store.call("HGET", store.key("rules", "state"), rule.name)
-    state = promql.AlertState.from_json(json.loads(raw) if raw else None)
-    return state.decode_history(members), state
+    alert = promql.AlertState.from_json(json.loads(raw) if raw else None)
+    return hist, alert
 
 
-def evaluate(rule: Rule, use_store: bool, interval: float) -> tuple[float | None, promql.AlertState, str]:
+def evaluate(rule: Rule, rules: list[Rule], use_store: bool, interval: float) -> tuple[float | None, promql.AlertState, str]:
     now = clock.now()
     if not rule.keeps_history:
-        state = from_store(rule, now)[1] if use_store else promql.AlertState()
-        return state.instant_value(rule, scrape(rule)), state, "one scrape"
+        alert = from_store(rule, rules, now)[1] if use_store else promql.AlertState()
+        return values.instant_value(rule, scrape(rule)), alert, "one scrape"
     if use_store:
-        hist, state = from_store(rule, now)
-        for sid, v in scrape(rule).items():
-            hist.setdefault(sid, []).append((now, v))
-        return state.value_of(rule, hist, now), state, "Vigil's stored samples and this scrape"
+        hist, alert = from_store(rule, rules, now)
+        values.add_minute(hist, now, scrape(rule))
+        return values.value_of(rule, hist, now), alert, "Vigil's stored samples and this scrape"
     if rule.baseline:
         raise SystemExit(f"{rule.name}: a baseline needs an hour of samples: run with --store")
     print(f"{rule.name}: a rate over {format_duration(rule.window)} needs two scrapes; "
@@ -73,17 +76,18 @@ def evaluate(rule: Rule, use_store: bool, interval: float) -> tuple[float | None
     first = scrape(rule)
     time.sleep(interval)  # an operator tool, not a request: waiting is the point
     later = clock.now()
-    hist: state.History = {}
+    hist: values.History = {}
     for t, obs in ((later - interval, first), (later, scrape(rule))):
-        for sid, v in obs.items():
-            hist.setdefault(sid, []).append((t, v))
-    return state.value_of(rule, hist, later), promql.AlertState(), f"two scrapes {format_duration(interval)} apart"
+        values.add_minute(hist, t, obs)
+    return values.value_of(rule, hist, later), promql.AlertState(), f"two scrapes {format_duration(interval)} apart"
 
 
 def verdict(rule: Rule, value: float | None, state: promql.AlertState, now: float) -> str:
+    if value is None or math.isnan(value):
+        return f"{signals.explain(rule, value, None)} → nothing changes" + (", stays firing" if state.fired else "")
     holding = promql.tiers_holding(value, rule.tiers, rule.is_above)
     if not holding:
-        return f"{src.explain(rule, value, None)} → no tier holds" + (", would resolve" if state.fired else "")
+        return f"{signals.explain(rule, value, None)} → no tier holds" + (", would resolve" if state.fired else "")
     top = holding[0]
     since = state.active.get(top.value, now)
     held = now - since
@@ -91,7 +95,7 @@ def verdict(rule: Rule, value: float | None, state: promql.AlertState, now: floa
         status = f"firing (held {format_duration(held)})" if rule.for_ else "firing"
     else:
         status = f"pending {format_duration(held)} of {format_duration(rule.for_)}"
-    return f"{src.explain(rule, value, top)} → {top}, {status}"
+    return f"{signals.explain(rule, value, top)} → {top}, {status}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no rule named {args.rule!r} in {args.config} (rules: {', '.join(r.name for r in cfg.rules)})",
               file=sys.stderr)
         return 2
-    value, state, basis = evaluate(rule, args.store, parse_duration(args.interval))
+    value, state, basis = evaluate(rule, cfg.rules, args.store, parse_duration(args.interval))
     print(f"{rule.name}: {verdict(rule, value, state, clock.now())}   [{basis}]")
     return 0
 

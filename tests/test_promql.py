@@ -10,11 +10,13 @@ from lib.models import Severity
 from lib.rules.promql import (
     AlertState,
     Matcher,
+    divide,
     histogram_quantile,
     increase,
     parse_selector,
     rate,
     step_alert,
+    sum_increase,
     tiers_holding,
 )
 
@@ -115,10 +117,13 @@ def test_below_tiers_hold_under_their_threshold() -> None:
     assert tiers_holding(0.97, {P1: 0.95}, above=False) == []
 
 
-def run_minutes(values: list[float | None], hold: float = 300) -> list[tuple[int, str, str] | None]:
+def run_minutes(values: list[float | None], hold: float = 300,
+                no_data_limit: float = math.inf) -> list[tuple[int, str, str] | None]:
+    """None in `values` is an evaluation without a value (no data)."""
     state, out = AlertState(), []
     for minute, v in enumerate(values):
-        state, tr = step_alert(state, tiers_holding(v, TIERS, True), minute * 60, hold)
+        holding = None if v is None else tiers_holding(v, TIERS, True)
+        state, tr = step_alert(state, holding, minute * 60, hold, no_data_limit)
         out.append((minute, tr.status, tr.severity.value) if tr else None)
     return out
 
@@ -140,6 +145,35 @@ def test_a_dip_below_the_threshold_restarts_the_pending_clock() -> None:
 
 def test_for_zero_fires_on_the_first_evaluation_that_holds() -> None:
     assert run_minutes([0.02, 0.0], hold=0) == [(0, "firing", "P0"), (1, "resolved", "P0")]
+
+
+def test_no_data_while_firing_neither_resolves_nor_re_announces() -> None:
+    values = [0.02] * 6 + [None] * 10 + [0.02] * 3 + [0.001]
+    assert [e for e in run_minutes(values) if e] == [(5, "firing", "P0"), (19, "resolved", "P0")]
+
+
+def test_no_data_drops_a_pending_tier_as_prometheus_deletes_a_pending_alert() -> None:
+    values = [0.02] * 3 + [None] + [0.02] * 6
+    assert [e for e in run_minutes(values) if e] == [(9, "firing", "P0")]  # pending again from minute 4
+
+
+def test_no_data_for_the_limit_resolves_so_the_incident_can_end() -> None:
+    values = [0.02] + [None] * 8
+    assert [e for e in run_minutes(values, hold=0, no_data_limit=300) if e] == [
+        (0, "firing", "P0"), (6, "resolved", "P0")]  # no data from minute 1, 5 minutes later
+
+
+def test_sum_increase_is_per_series_then_summed() -> None:
+    steady = minutes(0, 10, 20, 30, 40)
+    flapping = [(60.0, 50.0), (180.0, 50.0), (300.0, 50.0)]  # in and out, never rising
+    assert sum_increase([steady, flapping], 0, 300) == pytest.approx(increase(steady, 0, 300))
+    assert sum_increase([[(300.0, 5.0)]], 0, 300) is None  # one sample: absent, nothing left
+
+
+def test_division_as_promql() -> None:
+    assert divide(3.0, 0.0) == math.inf
+    assert math.isnan(divide(0.0, 0.0) or 0.0)
+    assert divide(None, 2.0) is None and divide(1.0, None) is None and divide(1.0, 4.0) == 0.25
 
 
 def test_alert_state_round_trips_through_json() -> None:
@@ -168,3 +202,13 @@ def test_selectors_parse_promql_label_matchers() -> None:
 def test_bad_selectors_say_why(text: str, why: str) -> None:
     with pytest.raises(ValueError, match=why):
         parse_selector(text)
+
+
+def test_series_per_selector_are_bounded_and_a_repeated_label_set_keeps_its_first_sample() -> None:
+    from lib.rules import scrape
+
+    sel = parse_selector("x_total")
+    page = [("x_total", {"pod": str(i)}, float(i)) for i in range(scrape.MAX_SERIES + 50)]
+    page.insert(1, ("x_total", {"pod": "0"}, 99.0))
+    got = scrape.series_of(page, sel)
+    assert len(got) == scrape.MAX_SERIES and got[scrape.series_key({"pod": "0"})] == 0.0

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from lib.models import Severity
@@ -146,6 +147,26 @@ def rate(samples: list[Sample], start: float, end: float) -> float | None:
     return None if inc is None else inc / (end - start)
 
 
+def sum_increase(series: Iterable[list[Sample]], start: float, end: float) -> float | None:
+    """PromQL `sum(increase(x[w]))`: increase per series, then the sum of those that have one.
+
+    A series with fewer than two samples in range is absent from the vector; none
+    left: None (an empty vector). A series that appears, vanishes or comes back
+    never reads as a reset of the others.
+    """
+    got = [v for s in series if (v := increase(s, start, end)) is not None]
+    return math.fsum(got) if got else None
+
+
+def divide(num: float | None, den: float | None) -> float | None:
+    """PromQL `a / b` of two one-element vectors: empty if either is, x/0 = ±Inf, 0/0 = NaN."""
+    if num is None or den is None:
+        return None
+    if den == 0:
+        return math.nan if num == 0 or math.isnan(num) else math.copysign(math.inf, num)
+    return num / den
+
+
 # --- histogram_quantile ---------------------------------------------------------------------
 
 
@@ -194,13 +215,16 @@ def tiers_holding(value: float | None, tiers: dict[Severity, float], above: bool
 
 @dataclass(frozen=True)
 class AlertState:
-    """One rule's alert: when each tier started holding, and what was last announced."""
+    """One rule's alert: when each tier started holding, which tiers fire, what was announced."""
 
     active: dict[str, float] = field(default_factory=dict)  # severity -> active_at
     fired: Severity | None = None
+    firing: tuple[str, ...] = ()  # the tiers firing at the last evaluation (Prometheus StateFiring)
+    no_data_since: float | None = None  # first evaluation without a value while something fired
 
     def to_json(self) -> dict[str, object]:
-        return {"active": self.active, "fired": self.fired.value if self.fired else None}
+        return {"active": self.active, "fired": self.fired.value if self.fired else None,
+                "firing": list(self.firing), "no_data_since": self.no_data_since}
 
     @classmethod
     def from_json(cls, data: object) -> AlertState:
@@ -208,9 +232,13 @@ class AlertState:
             return cls()
         active = data.get("active") if isinstance(data.get("active"), dict) else {}
         fired = data.get("fired")
+        firing = data.get("firing") if isinstance(data.get("firing"), list) else []
+        since = data.get("no_data_since")
         return cls(
             active={str(k): float(v) for k, v in (active or {}).items()},
             fired=Severity(fired) if fired in Severity.__members__ else None,
+            firing=tuple(str(f) for f in firing if f in Severity.__members__),
+            no_data_since=float(since) if isinstance(since, (int, float)) else None,
         )
 
 
@@ -224,24 +252,37 @@ class Transition:
 
 
 def step_alert(
-    state: AlertState, holding: list[Severity], t: float, hold: float
+    state: AlertState, holding: list[Severity] | None, t: float, hold: float, no_data_limit: float = math.inf
 ) -> tuple[AlertState, Transition | None]:
-    """Advance one rule's alert to evaluation time `t`.
+    """Advance one rule's alert to evaluation time `t`, as Prometheus rules/alerting.go `Eval`.
 
-    1. Tiers that hold keep their active_at (or start pending at `t`); the others drop.
+    `holding` is None when the rule has no value ("no data"), else the tiers it crosses.
+
+    1. Tiers that hold keep their active_at (or start pending at `t`); the others drop
+       (a pending alert missing from the result is deleted).
     2. A tier fires once `t - active_at >= hold` (Prometheus `for`).
     3. The most urgent firing tier is announced when nothing was, or when it is
        more urgent than what was (an upgrade). A less urgent one says nothing:
        incidents do not downgrade.
     4. Nothing firing while something was announced: resolved.
+    5. No data (on purpose unlike Prometheus, which resolves): pending tiers drop,
+       firing tiers keep firing, nothing is announced. Only a value says resolved, or
+       `no_data_limit` seconds without one (so every incident can end).
     """
+    if holding is None:
+        since = state.no_data_since if state.no_data_since is not None else t
+        if state.fired is not None and t - since >= no_data_limit:
+            return AlertState(), Transition("resolved", state.fired, t - since)
+        active = {s: a for s, a in state.active.items() if s in state.firing}
+        return AlertState(active, state.fired, state.firing, since if state.fired else None), None
     active = {s.value: state.active.get(s.value, t) for s in holding}
     firing = [s for s in holding if t - active[s.value] >= hold]
+    names = tuple(s.value for s in firing)
     top = firing[0] if firing else None
     if top is None:
         if state.fired is not None:
-            return AlertState(active, None), Transition("resolved", state.fired)
-        return AlertState(active, None), None
+            return AlertState(active, None, names), Transition("resolved", state.fired)
+        return AlertState(active, None, names), None
     if state.fired is None or top.rank < state.fired.rank:
-        return AlertState(active, top), Transition("firing", top, t - active[top.value])
-    return AlertState(active, state.fired), None
+        return AlertState(active, top, names), Transition("firing", top, t - active[top.value])
+    return AlertState(active, state.fired, names), None

@@ -1,9 +1,9 @@
 """Metric rules, the source half: scrape /metrics pages, parse them with
-prometheus-client's parser, sum the series each rule selects, and turn a
-rule's value and alert transition into a Signal.
+prometheus-client's parser, and pick the series each rule selects.
 
 Everything but `fetch`/`scrape_all` is pure. The state half (Redis, the cron
-run) is lib/rules/state.py; the PromQL semantics are lib/rules/promql.py.
+run) is lib/rules/state.py; the PromQL semantics are lib/rules/promql.py; the
+Signals a run announces, lib/rules/signals.py.
 """
 
 from __future__ import annotations
@@ -11,24 +11,23 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
 
 import httpx
 
 from lib.durations import format_duration
-from lib.models import Severity, Signal
 from lib.rules.config import Rule, Scrape
-from lib.rules.promql import Selector, Transition
+from lib.rules.promql import Selector
 
 ACCEPT = "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1"
 _SAMPLE_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _SUFFIXES = ("_bucket", "_count", "_sum", "_total", "_created", "_gcount", "_gsum")
 
 Found = tuple[str, dict[str, str], float]  # (sample name, labels, value)
+Samples = list[Found] | Mapping[str, list[Found]]  # a page's samples, or them by name (Page.by_name)
 
 
 @dataclass(frozen=True)
@@ -43,6 +42,18 @@ class Page:
     @property
     def ok(self) -> bool:
         return not self.error
+
+    @cached_property
+    def by_name(self) -> dict[str, list[Found]]:
+        """The samples by name: each selector reads only its own metric's samples."""
+        return index(self.samples)
+
+
+def index(samples: Iterable[Found]) -> dict[str, list[Found]]:
+    out: dict[str, list[Found]] = {}
+    for found in samples:
+        out.setdefault(found[0], []).append(found)
+    return out
 
 
 def url_id(url: str) -> str:
@@ -127,32 +138,42 @@ def parse(text: str, content_type: str, wanted: set[str]) -> list[Found]:
         raise ValueError(f"{type(exc).__name__}: {exc}") from None
 
 
-def sum_of(samples: list[Found], sel: Selector) -> float | None:
-    """sum(sel): None when no series matches (PromQL: an empty vector)."""
-    total, seen = 0.0, False
-    for name, labels, value in samples:
-        if name == sel.name and sel.matches(labels):
-            total, seen = total + value, True
-    return total if seen else None
+MAX_SERIES = 2000  # per selector and minute: a page with more is cut there, and says so
 
 
-def buckets_of(samples: list[Found], sel: Selector) -> dict[str, float] | None:
-    """sum by (le) (sel): {le as written by float(): count}; None when nothing matches."""
+def series_key(labels: Mapping[str, str]) -> str:
+    """A short stable identity for one series of a selector: a hash of its labels (without `le`)."""
+    canonical = ",".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "le")
+    key = hashlib.sha1(canonical.encode()).hexdigest()[:12]
+    return f"{key}|{float(labels['le'])!r}" if "le" in labels else key
+
+
+def series_of(samples: Samples, sel: Selector, buckets: bool = False) -> dict[str, float]:
+    """{series key: value} of every series `sel` matches (for buckets, one per series and `le`).
+
+    A label set the page repeats keeps its first sample, as Prometheus does. At most
+    MAX_SERIES series (in page order): per-series state stays bounded.
+    """
     out: dict[str, float] = {}
-    for name, labels, value in samples:
-        if name == sel.name and "le" in labels and sel.matches(labels):
-            le = repr(float(labels["le"]))
-            out[le] = out.get(le, 0.0) + value
-    return out or None
+    for name, labels, value in samples.get(sel.name, ()) if isinstance(samples, Mapping) else samples:
+        if name != sel.name or (buckets and "le" not in labels) or not sel.matches(labels):
+            continue
+        try:
+            key = series_key(labels)
+        except ValueError:  # an `le` that is not a number: not a bucket Prometheus could use
+            continue
+        if key not in out and len(out) < MAX_SERIES:
+            out[key] = value
+    return out
 
 
-def observe(rule: Rule, samples: list[Found]) -> dict[str, Any]:
-    """{selector id: value or {le: count}} for every metric of the rule found on the page."""
-    out: dict[str, Any] = {}
+def observe(rule: Rule, samples: Samples) -> dict[str, dict[str, float]]:
+    """{selector id: {series key: value}} for every metric of the rule found on the page."""
+    out: dict[str, dict[str, float]] = {}
     for role, sel in rule.selectors.items():
-        value = buckets_of(samples, sel) if role == "buckets" else sum_of(samples, sel)
-        if value is not None:
-            out[selector_id(sel)] = value
+        found = series_of(samples, sel, buckets=role == "buckets")
+        if found:
+            out[selector_id(sel)] = found
     return out
 
 
@@ -226,84 +247,3 @@ async def scrape_all(scrapes: dict[str, Scrape], wanted: dict[str, set[str]], en
     async with async_client(max_connections=max(10, len(scrapes))) as client:
         pages = await asyncio.gather(*(fetch(client, s, wanted.get(u, set()), environ) for u, s in scrapes.items()))
     return {p.url: p for p in pages}
-
-
-# --- signals -------------------------------------------------------------------------------------
-
-
-def fmt(value: float | None, unit: str, threshold: bool = False) -> str:
-    """A value as people read it: "2.0 %", "1.25 s", "2.1×"; thresholds without padding ("1 %")."""
-    if value is None or math.isnan(value):
-        return "no data"
-    if unit == "percent":
-        return f"{value * 100:g} %" if threshold else f"{value * 100:.1f} %"
-    if unit == "seconds":
-        return f"{value:g} s" if threshold else f"{value:.3g} s"
-    if unit == "times":
-        return f"{value:g}×" if threshold else f"{value:.1f}×"
-    if unit == "bytes":
-        for size, name in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-            if abs(value) >= size:
-                return f"{value / size:.3g} {name}"
-        return f"{value:g} B"
-    return f"{value:g}" if threshold else f"{value:.4g}"
-
-
-def explain(rule: Rule, value: float | None, severity: Severity | None) -> str:
-    """"error rate 2.0 % > 1 % (P0)", or the value and the nearest tier it does not cross."""
-    unit, op = rule.display_unit, ">" if rule.is_above else "<"
-    if severity is not None:
-        return f"{rule.what} {fmt(value, unit)} {op} {fmt(rule.tiers[severity], unit, True)} ({severity})"
-    if value is None or math.isnan(value):
-        return f"{rule.what}: no data"
-    least = min(rule.tiers.items(), key=lambda kv: -kv[0].rank)
-    back = "≤" if rule.is_above else "≥"
-    return f"{rule.what} {fmt(value, unit)} {back} {fmt(least[1], unit, True)} ({least[0]})"
-
-
-def links(rule: Rule) -> dict[str, str]:
-    out = {"scrape": rule.scrape_config.url.split("?")[0]}
-    if rule.runbook:
-        out["runbook"] = rule.runbook
-    if rule.dashboard:
-        out["dashboard"] = rule.dashboard
-    return out
-
-
-def rule_signal(rule: Rule, tr: Transition, value: float | None, t: float) -> Signal:
-    if tr.status == "firing":
-        summary = explain(rule, value, tr.severity) + (f" for {format_duration(tr.held)}" if rule.for_ else "")
-    else:
-        summary = "resolved: " + explain(rule, value, None)
-    return Signal(
-        key=f"rule:{rule.name}",
-        severity=tr.severity,
-        status="firing" if tr.status == "firing" else "resolved",
-        title=rule.title or rule.name,
-        summary=summary,
-        source="rules",
-        labels={"rule": rule.name, "scrape": rule.scrape_config.where, "value": fmt(value, rule.display_unit)},
-        links=links(rule),
-        occurred_at=t,
-    )
-
-
-def scrape_signal(scrape: Scrape, firing: bool, error: str, since: float, t: float) -> Signal:
-    """One P2 per target failing longer than `alert_after`, saying why; resolved when it scrapes again."""
-    where = scrape.where
-    summary = (
-        f"GET {scrape.url.split('?')[0]} has failed for {format_duration(t - since)}: {error}"
-        if firing
-        else f"{where} scrapes again"
-    )
-    return Signal(
-        key=f"scrape:{where}",
-        severity=Severity.P2,
-        status="firing" if firing else "resolved",
-        title=f"Scrape failing: {where}",
-        summary=summary,
-        source="rules",
-        labels={"scrape": where},
-        links={"scrape": scrape.url.split("?")[0]},
-        occurred_at=t,
-    )
