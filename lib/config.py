@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from lib import matchers
 from lib.durations import Duration
 from lib.models import Severity
 from lib.rules.config import Rule
@@ -220,6 +221,20 @@ class Silence(Strict):
         return self
 
 
+class Inhibit(Strict):
+    """Alertmanager's inhibit_rules: while a signal matching `source_matchers` fires, signals
+    matching `target_matchers` whose `equal` labels have the same values open no incident.
+    Matchers are Alertmanager's: `label = value`, `!=`, `=~` (anchored regex), `!~`."""
+
+    name: str | None = None
+    source_matchers: list[str] = Field(min_length=1)
+    target_matchers: list[str] = Field(min_length=1)
+    equal: list[str] = Field(default_factory=list)
+    # After the source resolves, targets stay muted this long; those still firing then page once
+    # (a 5-minute error-rate window still holds the outage's errors for 5 minutes after it).
+    hold: Duration = Field(default=600.0, ge=0, le=86400)
+
+
 class Settings(Strict):
     """Runtime knobs with the runbook's defaults."""
 
@@ -254,6 +269,7 @@ class Config(Strict):
     rules: list[Rule] = Field(default_factory=list)
     sources: Sources = Field(default_factory=Sources)
     silences: list[Silence] = Field(default_factory=list)
+    inhibit: list[Inhibit] | None = None  # None: the defaults of lib/incidents/inhibit.py; []: none
     settings: Settings = Field(default_factory=Settings)
 
     def person(self, key: str) -> Person | None:
@@ -299,12 +315,41 @@ def _cross_references(cfg: Config) -> list[str]:
                     f"escalation.{sev.value}[{i}].after: must be later than step {i - 1}"
                 )
             previous = step.after
+    problems += _inhibit_problems(cfg)
     for kind, items in (("checks", cfg.checks), ("rules", cfg.rules)):
         seen: dict[str, int] = {}
         for i, item in enumerate(items):
             if item.name in seen:
                 problems.append(f"{kind}[{i}].name: '{item.name}' is also {kind}[{seen[item.name]}]")
             seen.setdefault(item.name, i)
+    return problems
+
+
+def _inhibit_problems(cfg: Config) -> list[str]:
+    """Matchers that do not parse, and inhibitions that can match nothing."""
+    problems: list[str] = []
+    names = {"check": {c.name for c in cfg.checks}, "rule": {r.name for r in cfg.rules}}
+    for i, rule in enumerate(cfg.inhibit or []):
+        sides: dict[str, list[matchers.Matcher]] = {}
+        for side in ("source_matchers", "target_matchers"):
+            place = f"inhibit[{i}].{side}"
+            try:
+                sides[side] = [matchers.parse(m) for m in getattr(rule, side)]
+            except ValueError as exc:
+                problems.append(f"{place}: {exc}")
+                continue
+            why = matchers.contradiction(sides[side])
+            for label, value in matchers.pinned(sides[side]).items():
+                if label in names and value not in names[label]:
+                    why = why or f"no {label} is named '{value}'"
+            if why:
+                problems.append(f"{place}: can match nothing: {why}")
+        if len(sides) == 2:
+            src, tgt = matchers.pinned(sides["source_matchers"]), matchers.pinned(sides["target_matchers"])
+            for label in rule.equal:
+                if label in src and label in tgt and src[label] != tgt[label]:
+                    problems.append(f"inhibit[{i}].equal: can match nothing: {label} is '{src[label]}' in the "
+                                    f"source and '{tgt[label]}' in the target")
     return problems
 
 

@@ -48,6 +48,9 @@ class Signal(BaseModel):
     # Dedup identity of the delivery itself (Sentry Request-ID, Vercel envelope id):
     # the same delivery twice changes nothing.
     delivery_id: str | None = Field(default=None, max_length=200)
+    # A target that was muted by inhibition and still fires once its source resolved
+    # (lib.incidents.inhibit): applied only while it is still held as muted.
+    release: bool = False
 
 
 class Reason(str, enum.Enum):
@@ -58,6 +61,7 @@ class Reason(str, enum.Enum):
     UPGRADED = "UPGRADED"
     RESOLVED = "RESOLVED"
     SILENCED = "SILENCED"
+    INHIBITED = "INHIBITED"  # a symptom of an open cause (lib.incidents.inhibit): no incident yet
     NOT_OPEN = "NOT_OPEN"  # a resolve for a key with no open incident
     ACKNOWLEDGED = "ACKNOWLEDGED"
     ALREADY_ACKNOWLEDGED = "ALREADY_ACKNOWLEDGED"

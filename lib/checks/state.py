@@ -22,6 +22,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from lib import watchdog
 from lib.checks.history import HISTORY_TTL, bucket_of, day_of, days_back, hour_of, minute_of_day, slot_of
@@ -128,6 +129,13 @@ def _links(check: Check, base_url: str) -> dict[str, str]:
     return links
 
 
+def _labels(check: Check, alertname: str) -> dict[str, str]:
+    """`host` lets inhibition tie a check to the rules scraping the same host (lib.incidents.inhibit)."""
+    parts = urlsplit(check.url)
+    host = f"{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}"
+    return {"check": check.name, "alertname": alertname, "host": host}
+
+
 def _since(slot: int | None, now: float) -> str:
     if slot is None:
         return ""
@@ -137,7 +145,7 @@ def _since(slot: int | None, now: float) -> str:
 def _availability(check: Check, t: dict[str, Any], base: dict[str, Any], now: float) -> Signal:
     name = check.name
     title = check.title or f"{name} is down"
-    labels = {"check": name, "alertname": "ServiceDown"}
+    labels = _labels(check, "ServiceDown")
     if t["kind"] == "down":
         summary = f"{t.get('reason') or 'failing'}; failing {_since(t.get('since'), now)}"
         return Signal(key=f"check:{name}", severity=check.severity, title=title, summary=summary,
@@ -167,7 +175,7 @@ def _level(check: Check, t: dict[str, Any], base: dict[str, Any]) -> Signal:
         summary = _uptime_summary(rule_u, t)
         lowest = max(rule_u.below, key=lambda s: s.rank)
     return Signal(key=key, severity=Severity(sev) if firing else lowest, status="firing" if firing else "resolved",
-                  title=title, summary=summary, labels={"check": name, "alertname": alert}, **base)
+                  title=title, summary=summary, labels=_labels(check, alert), **base)
 
 
 def _uptime_summary(rule: UptimeRule, t: dict[str, Any]) -> str:

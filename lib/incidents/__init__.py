@@ -2,6 +2,7 @@
 escalate in Lua (one round trip each), then deliver what was claimed.
 
 Open first: engine.py (apply, sweep, acknowledge, resolve; lua/apply.lua is the state
-machine). dispatch.py sends claimed deliveries under a deadline; messages.py words them.
+machine). inhibit.py mutes the symptoms of an open cause (lua/inhibit_lib.lua, inside
+apply and sweep). dispatch.py sends claimed deliveries under a deadline; messages.py words them.
 May import: the core, lib.store, lib.channels.
 """

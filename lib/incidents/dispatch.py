@@ -131,7 +131,9 @@ def run_escalations(rt: Runtime, now: float, deadline: float = CRON_DEADLINE) ->
     """The escalation cron: claim due steps, retries and reminders, then deliver them."""
     sw = engine.sweep(rt.store, rt.config, now)
     outcomes = send_all(rt, sw.sends, sw.incidents, now, deadline) if sw.sends else []
+    released = handle(rt, sw.releases, now, deadline=deadline) if sw.releases else []
     return {
+        "released": [str(d.reason) for d in released],
         "escalated": sw.escalated,
         "sent": sum(1 for _, d in outcomes if d.ok),
         "failed": sum(1 for _, d in outcomes if not d.ok),

@@ -16,6 +16,7 @@ from typing import Any
 
 from lib.clock import parse_iso
 from lib.config import Config, Route
+from lib.incidents import inhibit
 from lib.models import Decision, Incident, Reason, Send, Severity, Signal
 from lib.store import Script, Store
 
@@ -125,6 +126,7 @@ def apply_many(
         item = sig.model_dump(mode="json")
         item["sends"] = route_sends(config, config.routing.get(sig.severity))
         item["escalation"] = escalation_snapshot(config, sig.severity)
+        item["inhibit"] = inhibit.annotate(config, sig)
         batch.append(item)
         index.append(i)
     if batch or deploy or counters:
@@ -179,6 +181,7 @@ class Sweep:
     incidents: dict[str, Incident] = field(default_factory=dict)
     escalated: list[dict[str, Any]] = field(default_factory=list)
     backlog: int = 0
+    releases: list[Signal] = field(default_factory=list)  # muted targets that still fire: apply them
 
 
 def sweep(store: Store, config: Config, now: float, limit: int = 200) -> Sweep:
@@ -190,7 +193,18 @@ def sweep(store: Store, config: Config, now: float, limit: int = 200) -> Sweep:
         incidents={k: inc for k, v in incs.items() if (inc := to_incident(v))} if isinstance(incs, dict) else {},
         escalated=raw.get("escalated") or [] if isinstance(raw.get("escalated"), list) else [],
         backlog=int(raw.get("backlog") or 0),
+        releases=_releases(raw.get("releases")),
     )
+
+
+def _releases(raw: Any) -> list[Signal]:
+    """The muted signals the sweep leased for release, as Signals again (routing is recomputed)."""
+    out = []
+    for item in raw if isinstance(raw, list) else []:
+        data = json.loads(item) if isinstance(item, str) else item
+        fields = {k: v for k, v in data.items() if k in Signal.model_fields and v != {}}
+        out.append(Signal.model_validate({**fields, "release": True}))
+    return out
 
 
 def complete(store: Store, config: Config, results: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:

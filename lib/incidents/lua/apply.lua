@@ -1,6 +1,7 @@
 -- incidents.apply for a batch of signals: one round trip, atomic.
 -- ARGV: 1 prefix, 2 now, 3 JSON {signals = [...], deploy_window = s}, 4 lease seconds, 5 reminder delay
 --#include incident_lib
+--#include inhibit_lib
 local req = cjson.decode(ARGV[3])
 local LEASE = tonumber(ARGV[4])
 local out = {}
@@ -84,7 +85,12 @@ local function fire(sig)
       return {reason = "BELOW_THRESHOLD", detail = n .. " of more than " .. sig.burst .. " needed"}
     end
   end
-  if not inc or inc.status == "resolved" then
+  local opening = not inc or inc.status == "resolved"
+  if opening or RANK[sig.severity] < RANK[inc.severity] then
+    local by, untl = muted_by(sig) -- a symptom of an open cause pages nobody (yet)
+    if by then return inhibit_mute(sig, by, untl) end
+  end
+  if opening then
     return open_new(sig)
   end
   inc.last_seen = NOW
@@ -98,6 +104,8 @@ local function fire(sig)
 end
 
 local function resolve(sig)
+  inhibit_forget(sig)
+  inhibit_resolve(sig)
   local id = redis.call("GET", k("key", sig.key))
   local inc = id and load_incident(id)
   if not inc or inc.status == "resolved" then
@@ -118,9 +126,16 @@ for _, c in ipairs(req.counters or {}) do
   redis.call("HINCRBY", k("metrics", c[1]), c[2], c[3])
 end
 
+-- Sources of this batch mute from the start of it, whatever the order of its signals.
+for _, sig in ipairs(req.signals) do
+  if sig.status == "firing" and not sig.release then inhibit_register(sig) end
+end
+
 for _, sig in ipairs(req.signals) do
   local d
-  if sig.delivery_id and sig.delivery_id ~= cjson.null
+  if sig.release and inhibit_forget(sig) == 0 then
+    d = {reason = "DUPLICATE", detail = "already released"} -- an overlapping escalation run did it
+  elseif sig.delivery_id and sig.delivery_id ~= cjson.null
       and not redis.call("SET", k("seen", sig.delivery_id .. "|" .. sig.key), "1", "NX", "EX", 86400) then
     d = {reason = "DUPLICATE", detail = "delivery " .. sig.delivery_id .. " already seen"}
   elseif sig.status == "resolved" then

@@ -2,6 +2,7 @@
 -- postmortem reminders, exactly once even when runs overlap. One round trip.
 -- ARGV: 1 prefix, 2 now, 3 JSON {limit = n}, 4 lease seconds, 5 reminder delay
 --#include incident_lib
+--#include inhibit_lib
 local req = cjson.decode(ARGV[3])
 local LEASE = tonumber(ARGV[4])
 local LIMIT = tonumber(req.limit) or 200
@@ -79,9 +80,27 @@ for _, id in ipairs(redis.call("ZRANGEBYSCORE", k("reminders"), "-inf", NOW, "LI
   end
 end
 
+-- 4. Muted targets whose hold is over: still muted (another source) wait; the rest
+-- are leased to this run, which applies them (lib.incidents.inhibit).
+local releases = {}
+for _, key in ipairs(redis.call("ZRANGEBYSCORE", k("inh", "release"), "-inf", NOW, "LIMIT", 0, LIMIT)) do
+  local raw = redis.call("HGET", k("inh", "muted"), key)
+  local by, untl = nil, nil
+  if raw then by, untl = muted_by(cjson.decode(raw)) end
+  if not raw or (by and not untl) then
+    redis.call("ZREM", k("inh", "release"), key) -- gone, or muted again until its source resolves
+  elseif untl then
+    redis.call("ZADD", k("inh", "release"), untl, key)
+  else
+    redis.call("ZADD", k("inh", "release"), NOW + LEASE, key)
+    table.insert(releases, raw)
+  end
+end
+
 redis.call("SET", k("cron", "last", "escalations"), tostring(NOW))
 local backlog = redis.call("ZCARD", k("outbox", "due"))
 if #sends == 0 then
-  return cjson.encode({sends = {}, incidents = {}, escalated = {}, backlog = backlog})
+  return cjson.encode({sends = {}, incidents = {}, escalated = {}, backlog = backlog, releases = releases})
 end
-return cjson.encode({sends = sends, incidents = incidents, escalated = escalated, backlog = backlog})
+return cjson.encode({sends = sends, incidents = incidents, escalated = escalated, backlog = backlog,
+  releases = releases})
