@@ -3,9 +3,12 @@ on the first request and reused by warm invocations. Tests build their own."""
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 from dataclasses import dataclass
 
+from lib import observability
 from lib.config import Config, load_config
 from lib.env import Env
 from lib.store import Store, open_store
@@ -19,6 +22,23 @@ class Runtime:
 
 
 _lock = threading.Lock()
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def config_secrets(config: Config) -> list[str]:
+    """What a config holds that must never reach Sentry: check header values (and the
+    environment variables they name) and the passwords and query values of its URLs."""
+    out: list[str] = []
+    for check in config.checks:
+        out += observability.secrets_in_url(check.url)
+        for value in check.headers.values():
+            out += [value, *(os.environ.get(v, "") for v in _VAR.findall(value))]
+    for rule in config.rules:
+        scrape = getattr(rule, "scrape", None)
+        out += observability.secrets_in_url(getattr(scrape, "url", None) or str(scrape or ""))
+    return out
+
+
 _current: Runtime | None = None
 
 
@@ -28,12 +48,16 @@ def get() -> Runtime:
         with _lock:
             if _current is None:
                 env = Env.from_environ()
-                _current = Runtime(env=env, config=load_config(env.config_path), store=open_store(env))
+                config = load_config(env.config_path)
+                observability.register_secrets(config_secrets(config))
+                _current = Runtime(env=env, config=config, store=open_store(env))
     return _current
 
 
 def install(runtime: Runtime | None) -> None:
     """Use this runtime for every entry point in this process (tests, local server)."""
     global _current
+    if runtime is not None:
+        observability.register_secrets(config_secrets(runtime.config))
     with _lock:
         _current = runtime

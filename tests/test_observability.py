@@ -79,3 +79,46 @@ def test_no_dsn_no_sentry(monkeypatch: pytest.MonkeyPatch) -> None:
     assert observability.init() is False
     http = httpx.Client(transport=httpx.WSGITransport(app=wsgi(boom)), base_url="http://t")
     assert http.get("/").status_code == 500
+
+
+SECRET_BITS = ["chk-pa55word", "tok-9f8e7d", "smtp-pa55word", "hdr-b3arer-xyz", "ack-secret-0123456789"]
+
+
+def test_no_sentry_event_carries_a_secret(sentry: FakeSentry, monkeypatch: pytest.MonkeyPatch, redis_store) -> None:
+    """The issue's case: a 500 while a secret-bearing config and the WSGI environ (which
+    wsgiref and Vercel fill from os.environ) are local variables of the failing frames."""
+    import io
+    import sys
+
+    from lib import runtime
+    from lib.env import Env
+    from tests.support.world import default_config
+
+    monkeypatch.setenv("SMTP_URL", "smtp://vigil:smtp-pa55word@mail.example.com:587")
+    monkeypatch.setenv("ACK_SIGNING_SECRET", "ack-secret-0123456789")
+    monkeypatch.setenv("HEALTH_HEADER", "hdr-b3arer-xyz")
+    config = default_config(checks=[{
+        "name": "api", "url": "https://bot:chk-pa55word@api.example.com/health?token=tok-9f8e7d",
+        "headers": {"X-Health": "${HEALTH_HEADER}"},
+    }])
+    runtime.install(runtime.Runtime(env=Env.from_environ(), config=config, store=redis_store))
+    ingest = sentry.dsn.replace("publickey@", "")
+
+    def crash(req: Any) -> Any:
+        rt = runtime.get()
+        probe_url = rt.config.checks[0].url
+        httpx.get(f"{ingest}/ping?token=tok-9f8e7d")  # an httpx breadcrumb with the query string
+        raise RuntimeError(f"kaput-7f3a probing {probe_url} with Bearer hdr-b3arer-xyz")
+
+    environ = {**dict(__import__("os").environ), "REQUEST_METHOD": "GET", "PATH_INFO": "/api/x",
+               "QUERY_STRING": "i=1&e=1&s=ack-secret-0123456789", "wsgi.input": io.BytesIO(b""),
+               "wsgi.errors": sys.stderr, "HTTP_AUTHORIZATION": "Bearer hdr-b3arer-xyz"}
+    try:
+        status: list[str] = []
+        wsgi(crash)(environ, lambda s, h, exc_info=None: status.append(s))
+    finally:
+        runtime.install(None)
+    assert status[0].startswith("500")
+    sent = b"\n".join(sentry.envelopes)
+    assert b"kaput-7f3a" in sent and b"RuntimeError" in sent and b"api.example.com/health" in sent
+    assert [s for s in SECRET_BITS if s.encode() in sent] == []
