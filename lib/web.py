@@ -191,8 +191,9 @@ def wsgi(
                 observability.capture(exc)
                 resp = error(500, "internal error", request_id=rid)
             resp.headers["X-Request-Id"] = rid
-            if resp.status >= 500:
-                logger.error("%s %s -> %d", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), resp.status)
+            if resp.status >= 500:  # with the answer's own words ("store unavailable: upstash: HTTP 401")
+                said = resp.body[:300].decode("utf-8", "replace") if "json" in resp.headers.get("Content-Type", "") else ""
+                logger.error("%s %s -> %d %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), resp.status, said)
             body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else resp.body
             headers = [(k, v) for k, v in resp.headers.items()] + [("Content-Length", str(len(body)))]
             start_response(f"{resp.status} {_REASONS.get(resp.status, 'Status')}", headers)
