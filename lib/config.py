@@ -1,9 +1,11 @@
 """monitoring.yaml -> validated settings.
 
 `load_config(path)` parses and validates the file, then checks the
-cross-references pydantic cannot see (people named in routing and escalation,
-escalation order, unique check and rule names). Every problem is reported with
-its exact place: `routing.P0.sms[0]: unknown person 'ctoo'`.
+cross-references pydantic cannot see (lib/config_checks.py: people named in
+routing and escalation, escalation order, unique names, tier order, silences).
+Everything that could fail at run time fails here instead, every problem at
+once, each with its exact place and line (lib/config_errors.py):
+`monitoring.yaml:12: routing.P0.sms[0]: unknown person 'ctoo'`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,19 +25,14 @@ from pydantic import (
     model_validator,
 )
 
-from lib import matchers
+from lib.clock import parse_iso
+from lib.config_checks import cross_references
+from lib.config_errors import ConfigError, Loc, problems_of, read_yaml
 from lib.durations import Duration
 from lib.models import Severity
 from lib.rules.config import Rule
 
-
-class ConfigError(Exception):
-    """A config file that cannot be used; `problems` are 'place: what is wrong' lines."""
-
-    def __init__(self, problems: list[str], source: str = "monitoring.yaml") -> None:
-        self.problems = problems
-        self.source = source
-        super().__init__(f"{source}: " + "; ".join(problems))
+__all__ = ["Config", "ConfigError", "load_config", "parse_config"]
 
 
 class Strict(BaseModel):
@@ -44,6 +40,7 @@ class Strict(BaseModel):
 
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;.]+$")  # one plain address: SMTP sends to it as is
 
 
 class Person(Strict):
@@ -62,8 +59,8 @@ class Person(Strict):
     @field_validator("email")
     @classmethod
     def _email(cls, v: str | None) -> str | None:
-        if v is not None and ("@" not in v or " " in v):
-            raise ValueError(f"'{v}' is not an e-mail address")
+        if v is not None and not _EMAIL.match(v):
+            raise ValueError(f"'{v}' is not an e-mail address like oncall@example.com")
         return v
 
 
@@ -210,15 +207,34 @@ class Sources(Strict):
 class Silence(Strict):
     key: str | None = None  # exact key, or a prefix ending in '*'
     labels: dict[str, str] = Field(default_factory=dict)
-    starts: str | None = None  # ISO 8601; default: always
+    starts: str | None = None  # ISO 8601 with a time zone (Z or +02:00); default: always
     ends: str | None = None
     reason: str = ""
+
+    @field_validator("starts", "ends")
+    @classmethod
+    def _iso(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            parse_iso(v)
+        except (ValueError, OverflowError):
+            raise ValueError(f"'{v}' is not an ISO 8601 time like 2026-03-02T09:00:00Z") from None
+        return v
 
     @model_validator(mode="after")
     def _matches_something(self) -> Silence:
         if not self.key and not self.labels:
             raise ValueError("a silence needs a key (or key prefix ending in '*') or labels")
         return self
+
+    @property
+    def starts_at(self) -> float | None:
+        return parse_iso(self.starts) if self.starts else None
+
+    @property
+    def ends_at(self) -> float | None:
+        return parse_iso(self.ends) if self.ends else None
 
 
 class Inhibit(Strict):
@@ -279,96 +295,19 @@ class Config(Strict):
         return next((c for c in self.checks if c.name == name), None)
 
 
-def _place(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
-
-
-def _cross_references(cfg: Config) -> list[str]:
-    problems: list[str] = []
-
-    def people_of(route: Route, where: str) -> None:
-        for channel in ("sms", "email", "call"):
-            for i, key in enumerate(getattr(route, channel)):
-                person = cfg.people.get(key)
-                place = f"{where}.{channel}[{i}]"
-                if person is None:
-                    problems.append(f"{place}: unknown person '{key}'")
-                elif channel in ("sms", "call") and not person.phone:
-                    problems.append(f"{place}: person '{key}' has no phone")
-                elif channel == "email" and not person.email:
-                    problems.append(f"{place}: person '{key}' has no email")
-
-    for sev, route in cfg.routing.items():
-        people_of(route, f"routing.{sev.value}")
-    for sev, steps in cfg.escalation.items():
-        previous = 0.0
-        for i, step in enumerate(steps):
-            people_of(step.notify, f"escalation.{sev.value}[{i}].notify")
-            if i and step.after <= previous:
-                problems.append(
-                    f"escalation.{sev.value}[{i}].after: must be later than step {i - 1}"
-                )
-            previous = step.after
-    problems += _inhibit_problems(cfg)
-    for kind, items in (("checks", cfg.checks), ("rules", cfg.rules)):
-        seen: dict[str, int] = {}
-        for i, item in enumerate(items):
-            if item.name in seen:
-                problems.append(f"{kind}[{i}].name: '{item.name}' is also {kind}[{seen[item.name]}]")
-            seen.setdefault(item.name, i)
-    return problems
-
-
-def _inhibit_problems(cfg: Config) -> list[str]:
-    """Matchers that do not parse, and inhibitions that can match nothing."""
-    problems: list[str] = []
-    names = {"check": {c.name for c in cfg.checks}, "rule": {r.name for r in cfg.rules}}
-    for i, rule in enumerate(cfg.inhibit or []):
-        sides: dict[str, list[matchers.Matcher]] = {}
-        for side in ("source_matchers", "target_matchers"):
-            place = f"inhibit[{i}].{side}"
-            try:
-                sides[side] = [matchers.parse(m) for m in getattr(rule, side)]
-            except ValueError as exc:
-                problems.append(f"{place}: {exc}")
-                continue
-            why = matchers.contradiction(sides[side])
-            for label, value in matchers.pinned(sides[side]).items():
-                if label in names and value not in names[label]:
-                    why = why or f"no {label} is named '{value}'"
-            if why:
-                problems.append(f"{place}: can match nothing: {why}")
-        if len(sides) == 2:
-            src, tgt = matchers.pinned(sides["source_matchers"]), matchers.pinned(sides["target_matchers"])
-            for label in rule.equal:
-                if label in src and label in tgt and src[label] != tgt[label]:
-                    problems.append(f"inhibit[{i}].equal: can match nothing: {label} is '{src[label]}' in the "
-                                    f"source and '{tgt[label]}' in the target")
-    return problems
-
-
-def parse_config(data: object, source: str = "monitoring.yaml") -> Config:
+def parse_config(data: object, source: str = "monitoring.yaml", lines: dict[Loc, int] | None = None) -> Config:
+    """Validate what monitoring.yaml holds (bare numbers are refused as durations here:
+    the file must say 15s or 15m); ConfigError lists every problem."""
+    lines = lines or {}
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(["(top level): must be a mapping of sections"], source)
     try:
-        cfg = Config.model_validate(data)
+        cfg = Config.model_validate(data, context={"from_file": True})
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown field"
-            problems.append(f"{_place(tuple(err['loc']))}: {msg}")
-        raise ConfigError(problems, source) from None
-    problems = _cross_references(cfg)
+        raise ConfigError(problems_of(exc, lines, Config), source) from None
+    problems = cross_references(cfg, data, lines)
     if problems:
         raise ConfigError(problems, source)
     return cfg
@@ -380,10 +319,5 @@ def load_config(path: str | Path) -> Config:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"cannot read: {exc.strerror}"], str(p)) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        raise ConfigError([f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})"], str(p)) from None
-    return parse_config(data, str(p))
+    data, lines = read_yaml(text, str(p))
+    return parse_config(data, str(p), lines)

@@ -184,8 +184,9 @@ def wsgi(
                 logger.error("store unavailable: %s", exc)
                 resp = error(503, "store unavailable, retry later")
             except ConfigError as exc:
-                logger.error("configuration invalid: %s", exc)
-                resp = error(500, f"{exc.source} is invalid", problems=exc.problems)
+                # The problems (they echo config values) go to the log, not to whoever asked.
+                logger.error("configuration invalid:\n%s", "\n".join(exc.report()))
+                resp = error(500, f"{exc.source} is invalid ({len(exc.problems)} problems; see the log)")
             except Exception as exc:
                 logger.exception("unhandled error in %s", name)
                 observability.capture(exc)

@@ -161,8 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(env.config_path)
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"{exc.source}: {problem}", file=sys.stderr)
+        print("\n".join(exc.report()), file=sys.stderr)
         return 2
     if args.fake_clock:
         clock.freeze(clock.now())

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config)
     except ConfigError as exc:
-        print(exc, file=sys.stderr)
+        print("\n".join(exc.report()), file=sys.stderr)
         return 2
     rule = next((r for r in cfg.rules if r.name == args.rule), None)
     if rule is None:

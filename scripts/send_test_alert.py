@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rt = runtime.get()
     except ConfigError as exc:
-        print("\n".join(f"{exc.source}: {p}" for p in exc.problems), file=sys.stderr)
+        print("\n".join(exc.report()), file=sys.stderr)
         return 2
     now = clock.now()
     signal = Signal(

@@ -2,8 +2,11 @@
 
     python scripts/validate_config.py [monitoring.yaml]
 
-Prints `ok: N people, N checks, N rules` and exits 0, or one line per problem
-(`monitoring.yaml: routing.P0.sms[0]: unknown person 'ctoo'`) and exits 1.
+Prints `ok: N people, N checks, N rules` and exits 0, or every problem at once, one
+line each with its line number where the YAML gives one, and exits 1:
+
+    monitoring.yaml:8: routing.P0.sms[0]: unknown person 'ctoo'
+    monitoring.yaml:19: checks[0].timout: unknown field, did you mean 'timeout'?
 """
 
 from __future__ import annotations
@@ -24,8 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.path)
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"{exc.source}: {problem}")
+        print("\n".join(exc.report()))
         return 1
     print(f"ok: {len(cfg.people)} people, {len(cfg.checks)} checks, {len(cfg.rules)} rules")
     return 0

@@ -179,7 +179,7 @@ def test_invalid_config_prints_each_problem_and_exits_2(start: Any) -> None:
     dev = start("--no-cron", ready=False, MONITORING_CONFIG=str(bad))
     assert dev.proc.wait(timeout=20) == 2
     time.sleep(0.2)
-    assert f"{bad}: routing.P0.sms[0]: unknown person 'ctoo'\n" in "".join(dev.err)
+    assert f"{bad}:8: routing.P0.sms[0]: unknown person 'ctoo'\n" in "".join(dev.err)
 
 
 def test_embedded_store_lives_under_dot_vigil_in_the_working_directory(start: Any, tmp_path: Path) -> None:

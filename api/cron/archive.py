@@ -1,4 +1,5 @@
+from lib.routes import cron_job
 from lib.routes.archive import handle
 from lib.web import wsgi
 
-app = wsgi(handle, methods=("GET",))
+app = wsgi(cron_job("archive")(handle), methods=("GET",))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
+from lib.routes import cron_job
 from lib.routes.checks import handle
 from lib.web import wsgi
 
-app = wsgi(handle, methods=("GET",))
+app = wsgi(cron_job("checks")(handle), methods=("GET",))
