@@ -12,9 +12,6 @@ PY      := $(VENV)/bin/python
 REQS    := requirements.txt requirements-dev.txt
 STAMP   := $(VENV)/.installed-$(shell cat $(REQS) | sha256sum | cut -c1-16)
 ARGS    ?=
-# After a script has said what is wrong, stop make without its "*** [Makefile:NN] Error 1"
-# line under the report: the exit status stays non-zero (make exits 130).
-QUIETLY := || kill -INT $$PPID
 
 .PHONY: dev test bench validate setup
 
@@ -29,7 +26,7 @@ $(STAMP): $(REQS) | $(PY)
 	touch $@
 
 dev: $(STAMP)
-	@$(PY) scripts/dev.py --demo $(ARGS) $(QUIETLY)
+	@$(PY) scripts/dev.py --demo $(ARGS)
 
 test: $(STAMP)
 	@bash .ci/oracles
@@ -43,4 +40,4 @@ bench: $(STAMP)
 	$(PY) scripts/bench.py $(ARGS)
 
 validate: $(STAMP)
-	@$(PY) scripts/validate_config.py $(ARGS) $(QUIETLY)
+	@$(PY) scripts/validate_config.py $(ARGS)
