@@ -55,6 +55,14 @@ def read_command(store: Store, jobs: tuple[str, ...] = JOBS) -> list[str | int |
     return ["MGET", *(key(store, j) for j in jobs), *(failure_key(store, j) for j in jobs)]
 
 
+def latest(store: Store) -> float | None:
+    """The newest cron run the store has recorded (one MGET), or None on a fresh store.
+    The local server's fake clock resumes there: a clock behind it evaluates nothing."""
+    values = store.call(*read_command(store))
+    seen = [t for t in (_number(v) for v in list(values or [])[: len(JOBS)]) if t is not None]
+    return max(seen) if seen else None
+
+
 def _number(raw: Any) -> float | None:
     try:
         return float(raw) if raw is not None else None

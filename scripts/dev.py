@@ -39,11 +39,12 @@ from devserver import (
     logged,
 )
 
-from lib import clock, log, runtime
+from lib import clock, log, runtime, watchdog
 from lib.config import Config, ConfigError, load_config
 from lib.cronexpr import Schedule
+from lib.durations import format_duration
 from lib.env import Env
-from lib.store import Store, open_store
+from lib.store import Store, StoreUnavailable, open_store
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -110,8 +111,33 @@ def cron_jobs(routes_app: Router, notes: list[str]) -> list[tuple[str, Schedule]
     return jobs
 
 
+def start_clock(fake: bool, store: Store, notes: list[str]) -> str:
+    """Freeze a fake clock where the store left off, or warn that the real one is behind it.
+
+    The store refuses to evaluate a minute at or before the newest it has run, so a
+    fake clock restarted at wall time, behind a fake run that went ahead, would make
+    every check and rule skip until wall time caught up. Returns the banner's note."""
+    wall = clock.now()
+    try:
+        seen = watchdog.latest(store)
+    except StoreUnavailable:
+        seen = None
+    ahead = seen is not None and seen > wall
+    if fake:
+        clock.freeze(seen if ahead and seen is not None else wall)
+        if ahead and seen is not None:
+            return (f" (resumed at the latest time the store has seen, {format_duration(seen - wall)} "
+                    "ahead of wall time)")
+        return ""
+    if ahead and seen is not None and seen - wall >= 60:
+        notes.append(f"the store has run up to {clock.iso(seen)}, {format_duration(seen - wall)} ahead of this "
+                     "clock (an earlier --fake-clock run): checks and rules evaluate nothing until then; "
+                     "restart with --fake-clock to resume there, or remove .vigil/ to start afresh")
+    return ""
+
+
 def banner(args: argparse.Namespace, env: Env, config: Config, jobs: list[tuple[str, Schedule]],
-           router: Router, notes: list[str]) -> str:
+           router: Router, notes: list[str], resumed: str = "") -> str:
     url = f"http://{args.host}:{args.port}"
     channels = "\n".join(
         f"    {name:<6} {'configured' if ok else '→ console (not configured)'}"
@@ -122,7 +148,7 @@ def banner(args: argparse.Namespace, env: Env, config: Config, jobs: list[tuple[
     else:
         crons = "on: " + (", ".join(f"{p} ({s.expression})" for p, s in jobs) or "none found")
     if args.fake_clock:
-        clock_line = (f"fake, frozen at {clock.iso(clock.now())}; move it with "
+        clock_line = (f"fake, frozen at {clock.iso(clock.now())}{resumed}; move it with "
                       f"POST {url}{CLOCK_PATH} {{\"advance_s\": 60}}")
     else:
         clock_line = "real"
@@ -163,9 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print("\n".join(exc.report()), file=sys.stderr)
         return 2
-    if args.fake_clock:
-        clock.freeze(clock.now())
     store = open_store(env)
+    resumed = start_clock(args.fake_clock, store, notes)
     runtime.install(runtime.Runtime(env=env, config=config, store=store))
 
     dev_clock = DevClock(None, fake=args.fake_clock)
@@ -191,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                          "a P0 ServiceDown opens 2 minutes in and every page prints as [console]")
         except OSError as exc:
             notes.append(f"demo app not started: port 3001 {exc.strerror}")
-    print(banner(args, env, config, jobs, router, notes), flush=True)
+    print(banner(args, env, config, jobs, router, notes, resumed), flush=True)
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -3,6 +3,7 @@ reason, until a later run of that job succeeds. Real api/ apps, a real Redis, a 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -84,3 +85,25 @@ def test_a_rejected_cron_call_is_not_a_failure(install: Any, target: Target) -> 
     clock.freeze(T0)
     assert get("/api/cron/checks", authorization="Bearer wrong").status_code == 401
     assert get("/api/v1/health").json()["status"] == "healthy"
+
+
+def test_a_run_that_refuses_its_minute_says_why_at_warning(
+    target: Target, install: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No silent skip (issue 16.1): a duplicate call and a clock behind the store are told apart."""
+    install(parse_config({"people": PEOPLE, "checks": [{"name": "api", "url": target.url(), "timeout": "2s"}]}))
+    for minute in (3, 4, 5):
+        clock.freeze(T0 + minute * 60 + 5)
+        assert cron("checks").json()["skipped"] is False
+    caplog.set_level(logging.WARNING, logger="vigil.checks")
+    assert cron("checks").json()["skipped"] is True  # minute 5 again: a duplicate cron call
+    assert "minute 2026-01-01T00:05:00Z was already evaluated by another run (a duplicate cron call)" in caplog.text
+    caplog.clear()
+    clock.freeze(T0 + 4 * 60 + 5)  # a clock restarted behind the store
+    assert cron("checks").json()["skipped"] is True
+    [record] = [r for r in caplog.records if r.name == "vigil.checks"]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == (
+        "checks: not evaluated: minute 2026-01-01T00:04:00Z was already evaluated and the store has run up to "
+        "2026-01-01T00:05:05Z: this clock is 1m behind it; nothing is evaluated until it catches up "
+        "(locally: scripts/dev.py --fake-clock resumes there)")

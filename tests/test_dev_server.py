@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lib import clock
+from lib import clock, watchdog
 from scripts.devserver import discover
 from tests.support.redis_server import RedisServer
 
@@ -265,3 +265,26 @@ def test_bad_cron_expressions_are_rejected(expr: str) -> None:
 
     with pytest.raises(ValueError):
         Schedule.parse(expr)
+
+
+def test_fake_clock_resumes_at_the_latest_time_the_store_has_seen_and_says_so(
+    start: Any, redis_store: Any
+) -> None:
+    """A --fake-clock run went 2 hours past wall time; restarting at wall time would make
+    every check and rule refuse its minute until wall time caught up (issue 16.1)."""
+    ahead = clock.now() + 7230  # 2h and the seconds the start takes
+    watchdog.tick(redis_store, "checks", ahead)
+    dev = start("--fake-clock", "--no-cron")
+    assert dev.get("/__dev/clock").json() == {"now": clock.iso(ahead)}
+    dev.stop()
+    assert "(resumed at the latest time the store has seen, 2h ahead of wall time)" in "".join(dev.out)
+
+
+def test_real_clock_behind_the_store_says_why_nothing_will_be_evaluated(start: Any, redis_store: Any) -> None:
+    ahead = clock.now() + 7230  # 2h and the seconds the start takes
+    watchdog.tick(redis_store, "checks", ahead)
+    dev = start("--no-cron")
+    dev.stop()
+    out = "".join(dev.out)
+    assert f"note:     the store has run up to {clock.iso(ahead)}, 2h ahead of this clock" in out
+    assert "restart with --fake-clock to resume there" in out

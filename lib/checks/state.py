@@ -51,13 +51,16 @@ class Recorded:
 class Claim:
     claimed: bool  # False: a duplicate run of this minute slot
     suspects: frozenset[str] = frozenset()  # slow or unanswered last run: probe these first
+    last_run: float | None = None  # refused: the newest run the store has recorded
 
 
 def claim(store: Store, now: float) -> Claim:
     """Claim this minute slot (round trip 1)."""
     out = store.run_json(CLAIM, [], [store.prefix, now, slot_of(now), CLAIM_TTL]) or {}
     suspects = out.get("suspects") or []
-    return Claim(bool(out.get("claimed")), frozenset(suspects if isinstance(suspects, list) else []))
+    last = out.get("last")
+    return Claim(bool(out.get("claimed")), frozenset(suspects if isinstance(suspects, list) else []),
+                 float(last) if isinstance(last, (int, float)) else None)
 
 
 def _tiers(tiers: dict[Severity, float]) -> list[list[Any]]:

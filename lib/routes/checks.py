@@ -20,6 +20,7 @@ from lib import clock, http, runtime
 from lib.checks import state
 from lib.checks.history import slot_of
 from lib.checks.probe import CheckResult, run_checks, run_deadline
+from lib.durations import format_duration
 from lib.env import Env
 from lib.incidents import dispatch
 from lib.routes import require_cron
@@ -60,12 +61,22 @@ def _decision(d: Any) -> dict[str, Any]:
     }
 
 
+def refusal(now: float, last_run: float | None) -> str:
+    """Why a run's minute was refused, in words: a duplicate call, or a clock behind the store."""
+    minute = clock.iso(slot_of(now) * 60)
+    if last_run is not None and slot_of(last_run) > slot_of(now):
+        return (f"minute {minute} was already evaluated and the store has run up to {clock.iso(last_run)}: "
+                f"this clock is {format_duration(last_run - now)} behind it; nothing is evaluated until it "
+                "catches up (locally: scripts/dev.py --fake-clock resumes there)")
+    return f"minute {minute} was already evaluated by another run (a duplicate cron call); nothing probed"
+
+
 def run(rt: Runtime, now: float, environ: Mapping[str, str], deadline: float | None = None) -> dict[str, Any]:
     """One cron run at `now`; the JSON summary {slot, evaluated, skipped, results, decisions}."""
     summary: dict[str, Any] = {"slot": clock.iso(slot_of(now) * 60), "evaluated": 0, "skipped": False}
     claim = state.claim(rt.store, now)
     if not claim.claimed:
-        logger.info("checks: slot %s already evaluated", summary["slot"])
+        logger.warning("checks: not evaluated: %s", refusal(now, claim.last_run))
         return {**summary, "skipped": True, "results": [], "decisions": []}
     checks = rt.config.checks
     limit = run_deadline(checks) if deadline is None else deadline
@@ -74,6 +85,9 @@ def run(rt: Runtime, now: float, environ: Mapping[str, str], deadline: float | N
     sigs = state.signals(rt.config, recorded, now, rt.env.public_base_url)
     decisions = dispatch.handle(rt, sigs, now, deadline=dispatch.CRON_DEADLINE) if sigs else []
     failing = [r.name for r in results if not r.ok]
+    if recorded.stale:
+        logger.warning("checks: %d not evaluated: a newer minute than %s was already evaluated",
+                       recorded.stale, summary["slot"])
     logger.info("checks: %d evaluated, %d failing, %d signals", recorded.evaluated, len(failing), len(sigs))
     heartbeat(rt.env)
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from lib import clock, runtime
@@ -10,6 +11,8 @@ from lib.routes import require_cron
 from lib.rules import state
 from lib.store import StoreUnavailable
 from lib.web import Request, Response, error, json_response
+
+logger = logging.getLogger("vigil.rules")
 
 
 def handle(req: Request) -> Response:
@@ -22,6 +25,9 @@ def handle(req: Request) -> Response:
         decisions = dispatch.handle(rt, run.signals, now, deadline=dispatch.CRON_DEADLINE) if run.signals else []
     except StoreUnavailable as exc:
         return error(503, f"store unavailable: {exc}")
+    if not run.claimed:
+        logger.warning("rules: not evaluated: minute %s (or a later one) was already evaluated: a duplicate "
+                       "cron call, or this clock is behind the store's last run", clock.iso(now // 60 * 60))
     return json_response(
         {
             "job": "rules",
