@@ -2,6 +2,9 @@
 # make test   ruff, then the whole test suite (installs promtool and alertmanager when root)
 # make bench  benchmarks (ARGS="--only imports")
 # make validate  check monitoring.yaml (ARGS=path/to/other.yaml)
+# make test-alert  a test alert through the channels (ARGS="--severity P0 --resolve"); by make dev if it runs
+# make rule-dry-run  evaluate one metric rule now (ARGS=HighErrorRate)
+# make demo-app  only the demo app make dev watches (ARGS=3001)
 #
 # Works on a fresh clone: creates .venv and installs requirements-dev.txt, again
 # only when a requirements file changes (the stamp file names their hash).
@@ -13,7 +16,7 @@ REQS    := requirements.txt requirements-dev.txt
 STAMP   := $(VENV)/.installed-$(shell cat $(REQS) | sha256sum | cut -c1-16)
 ARGS    ?=
 
-.PHONY: dev test bench validate setup
+.PHONY: dev test bench validate setup test-alert rule-dry-run demo-app
 
 setup: $(STAMP)
 
@@ -41,3 +44,12 @@ bench: $(STAMP)
 
 validate: $(STAMP)
 	@$(PY) scripts/validate_config.py $(ARGS)
+
+test-alert: $(STAMP)
+	@$(PY) scripts/send_test_alert.py $(ARGS)
+
+rule-dry-run: $(STAMP)
+	@$(PY) scripts/rule_dry_run.py $(ARGS)
+
+demo-app: $(STAMP)
+	@$(PY) scripts/demo_target.py $(ARGS)

@@ -55,20 +55,43 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """One short line per record for a person watching the local server."""
+    """One short line per record for a person watching the local server, stamped with
+    the clock Vigil runs on (under `--fake-clock`, the fake time)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        stamp = time.strftime("%H:%M:%S", time.gmtime(record.created))
+        from lib import clock  # core, but imported late: log is configured before anything else
+
+        at = clock.now() if clock.is_frozen() else record.created
+        stamp = time.strftime("%H:%M:%S", time.gmtime(at))
         text = f"{stamp} {record.levelname:<7} {record.getMessage()}"
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
         return text
 
 
-def use_text_format() -> None:
-    """Readable lines instead of JSON (the local server; Vercel keeps JSON)."""
-    for handler in logging.getLogger("vigil").handlers:
+class EventsOnly(logging.Filter):
+    """The local server's quiet console: incident events, and warnings or worse from the rest
+    (the console channel's full messages only with --verbose)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "vigil.events":
+            return record.levelno >= logging.INFO
+        if record.name == "vigil.console":
+            return False
+        return record.levelno >= logging.WARNING
+
+
+def use_text_format(verbose: bool = False) -> None:
+    """Readable lines instead of JSON (the local server; Vercel keeps JSON). Quiet unless
+    `verbose`: one line per incident event, plus warnings and errors."""
+    root = logging.getLogger("vigil")
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for handler in root.handlers:
         handler.setFormatter(TextFormatter())
+        for f in [f for f in handler.filters if isinstance(f, EventsOnly)]:
+            handler.removeFilter(f)
+        if not verbose:
+            handler.addFilter(EventsOnly())
 
 
 _configured = False

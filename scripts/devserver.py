@@ -65,9 +65,11 @@ def _json(start_response: Callable[..., Any], status: str, obj: Any) -> list[byt
 class Router:
     """One WSGI app in front of every api/ module, each imported on its first request."""
 
-    def __init__(self, routes: list[Route], dev_clock: DevClock | None = None) -> None:
+    def __init__(self, routes: list[Route], dev_clock: DevClock | None = None,
+                 dev_routes: dict[str, WSGIApp] | None = None) -> None:
         self.routes = routes
         self.dev_clock = dev_clock
+        self.dev_routes = dev_routes or {}  # /__dev/...: only the local server has these
         self._modules: dict[str, ModuleType] = {}
         self._lock = threading.Lock()
 
@@ -102,6 +104,8 @@ class Router:
         path = environ.get("PATH_INFO", "/")
         if path == CLOCK_PATH and self.dev_clock is not None:
             return self.dev_clock(environ, start_response)
+        if path in self.dev_routes:
+            return self.dev_routes[path](environ, start_response)
         found = self.find(path)
         if found is None:
             return _json(start_response, "404 Not Found", {"error": f"no route for {path}"})
@@ -119,8 +123,9 @@ class Router:
         return app(environ, start_response)
 
 
-def logged(app: WSGIApp) -> WSGIApp:
-    """Request log lines on stderr: method, path, status, milliseconds."""
+def logged(app: WSGIApp, verbose: bool = True) -> WSGIApp:
+    """Request log lines on stderr (method, path, status, milliseconds): every request when
+    `verbose`, else only those that failed (5xx)."""
 
     def wrapper(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -134,8 +139,9 @@ def logged(app: WSGIApp) -> WSGIApp:
             return list(app(environ, sr))
         finally:
             ms = (time.perf_counter() - started) * 1000
-            print(f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')} {status[0]} {ms:.1f}ms",
-                  file=sys.stderr, flush=True)
+            if verbose or not status[0].isdigit() or status[0] >= "500":
+                print(f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')} {status[0]} {ms:.1f}ms",
+                      file=sys.stderr, flush=True)
 
     return wrapper
 

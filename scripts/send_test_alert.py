@@ -1,25 +1,90 @@
 """Fire a test alert through the configured channels and print what went where.
 
-    python scripts/send_test_alert.py            # P3: Slack only, by the runbook's routing
-    python scripts/send_test_alert.py --severity P0 --resolve
+    make test-alert                                  # P3: Slack only, by the runbook's routing
+    make test-alert ARGS="--severity P0 --resolve"   # .venv/bin/python scripts/send_test_alert.py ...
 
 It goes the one way every signal goes (incidents.apply, then the notifiers), under
 the key `test:<severity>`, so it dedups like a real alert; `--resolve` closes it
-again. Channels without credentials print to the console instead.
+again. Channels without credentials print to the console instead. A test alert
+is no incident to document: it gets no postmortem reminder.
+
+When `make dev` is running here (it leaves .vigil/dev-server.json), the alert is
+sent by that server (POST /__dev/test-alert): its config, its clock (fake or
+not), its store and its console, so the ack link it prints works there.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lib import clock, runtime
 from lib.config import ConfigError
 from lib.incidents import dispatch
+from lib.incidents.messages import links_for
 from lib.models import Severity, Signal
+from lib.runtime import Runtime
+
+DEV_SERVER_FILE = "dev-server.json"  # written by scripts/dev.py while it runs
+
+
+def fire(rt: Runtime, severity: str, title: str, resolve: bool, now: float) -> list[str]:
+    """Send the test alert at `now` (and resolve it); the lines saying what went where."""
+    signal = Signal(
+        key=f"test:{severity}", severity=Severity(severity), title=title, source="test",
+        summary="A test alert sent with scripts/send_test_alert.py; nothing is wrong.",
+    )
+    channels = rt.env.channels()
+    (decision,) = dispatch.handle(rt, [signal], now, deadline=10.0)
+    inc = decision.incident
+    out = [f"{decision.reason.value} {inc.ref if inc else ''} ({severity})"]
+    for send in decision.sends:
+        where = "sent" if channels.get(send.channel) else "console (not configured)"
+        out.append(f"  {send.channel:<6} -> {send.address:<28} {where}")
+    if inc is not None and decision.sends:
+        ack = links_for(rt.env, inc, "", now, rt.config.settings.ack_link_ttl)["ack"]
+        out.append(f"  ack: {ack}" if ack else "  ack: (ACK_SIGNING_SECRET unset: no links)")
+    if not decision.sends:
+        out.append("  nothing sent (an open test incident with this key already exists: use --resolve)")
+    if resolve:
+        (closed,) = dispatch.handle(rt, [signal.model_copy(update={"status": "resolved"})], now, deadline=10.0)
+        out.append(f"{closed.reason.value} {closed.incident.ref if closed.incident else ''}")
+    return out
+
+
+def running_dev_server() -> str | None:
+    """The URL of a `make dev` serving from this directory, if one answers."""
+    path = Path(os.environ.get("VIGIL_DATA_DIR", "").strip() or ".vigil") / DEV_SERVER_FILE
+    try:
+        url = str(json.loads(path.read_text())["url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    import httpx
+
+    try:
+        httpx.get(f"{url}/__dev/clock", timeout=2.0)
+    except httpx.HTTPError:
+        return None  # left behind by a server that did not stop cleanly
+    return url
+
+
+def via_dev_server(url: str, args: argparse.Namespace) -> int:
+    import httpx
+
+    body: dict[str, Any] = {"severity": args.severity, "title": args.title, "resolve": args.resolve}
+    r = httpx.post(f"{url}/__dev/test-alert", json=body, timeout=30.0)
+    if r.status_code != 200:
+        print(f"{url}/__dev/test-alert answered {r.status_code}: {r.text}", file=sys.stderr)
+        return 1
+    print(f"sent by the dev server at {url} (its config and clock: {r.json()['now']})")
+    print("\n".join(r.json()["lines"]))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,28 +92,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--severity", default="P3", choices=[s.value for s in Severity])
     ap.add_argument("--title", default="Vigil test alert")
     ap.add_argument("--resolve", action="store_true", help="resolve the test incident afterwards")
+    ap.add_argument("--here", action="store_true", help="send from this process even when make dev is running")
     args = ap.parse_args(argv)
+    url = None if args.here else running_dev_server()
+    if url is not None:
+        return via_dev_server(url, args)
     try:
         rt = runtime.get()
     except ConfigError as exc:
         print("\n".join(exc.report()), file=sys.stderr)
         return 2
-    now = clock.now()
-    signal = Signal(
-        key=f"test:{args.severity}", severity=Severity(args.severity), title=args.title, source="test",
-        summary="A test alert sent with scripts/send_test_alert.py; nothing is wrong.",
-    )
-    channels = rt.env.channels()
-    (decision,) = dispatch.handle(rt, [signal], now, deadline=10.0)
-    print(f"{decision.reason.value} {decision.incident.ref if decision.incident else ''} ({args.severity})")
-    for send in decision.sends:
-        where = "sent" if channels.get(send.channel) else "console (not configured)"
-        print(f"  {send.channel:<6} -> {send.address:<28} {where}")
-    if not decision.sends:
-        print("  nothing sent (an open test incident with this key already exists: use --resolve)")
-    if args.resolve:
-        (closed,) = dispatch.handle(rt, [signal.model_copy(update={"status": "resolved"})], clock.now(), deadline=10.0)
-        print(f"{closed.reason.value} {closed.incident.ref if closed.incident else ''}")
+    print("\n".join(fire(rt, args.severity, args.title, args.resolve, clock.now())))
     return 0
 
 

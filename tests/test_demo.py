@@ -1,4 +1,4 @@
-"""The demo app `make dev` watches: healthy, then down from minute 3 to 7 of every 12."""
+"""The demo app `make dev` watches: its API down minutes 3-7, its worker 10-30 of every hour."""
 
 from __future__ import annotations
 
@@ -37,4 +37,17 @@ def test_the_demo_config_is_valid() -> None:
     from lib.config import load_config
 
     cfg = load_config(Path(__file__).resolve().parents[1] / "demo" / "monitoring.yaml")
-    assert [c.name for c in cfg.checks] == ["demo-api"] and [r.name for r in cfg.rules] == ["HighErrorRate"]
+    assert [c.name for c in cfg.checks] == ["demo-api", "demo-worker"]
+    assert [r.name for r in cfg.rules] == ["HighErrorRate"]
+
+
+def test_the_demo_worker_is_down_long_enough_for_the_cto_to_be_paged() -> None:
+    clock.freeze(1_800_000_000.0)
+    target = DemoTarget(port=0)
+    try:
+        for minute, status in ((9, 200), (10, 503), (29, 503), (30, 200)):
+            clock.freeze(target.started + minute * 60 + 1)
+            assert httpx.get(f"{target.url}/worker/health").status_code == status, minute
+    finally:
+        target.close()
+        clock.unfreeze()

@@ -120,7 +120,7 @@ def start(tmp_path: Path, prefix: str, redis_server: RedisServer) -> Iterator[An
 
 
 def test_serves_health_prints_the_banner_and_stops_on_sigterm_with_exit_0(start: Any) -> None:
-    dev = start("--fake-clock", "--no-cron")
+    dev = start("--fake-clock", "--no-cron", "--verbose")
     r = dev.get("/api/v1/health")
     assert r.status_code == 200 and r.json()["status"] == "healthy"
     assert r.json()["store"]["backend"] == "redis"
@@ -288,3 +288,82 @@ def test_real_clock_behind_the_store_says_why_nothing_will_be_evaluated(start: A
     out = "".join(dev.out)
     assert f"note:     the store has run up to {clock.iso(ahead)}, 2h ahead of this clock" in out
     assert "restart with --fake-clock to resume there" in out
+
+
+def _err(dev: Any) -> str:
+    time.sleep(0.3)  # the reader threads
+    return "".join(dev.err)
+
+
+def test_the_demo_walk_through_pages_is_acked_and_escalates_an_unacked_p0_to_the_cto(start: Any) -> None:
+    """README's walk-through (issue 16.2), in three moves of the fake clock and one ack."""
+    dev = start("--fake-clock", "--demo", "--demo-port", "0", MONITORING_CONFIG="")
+    assert dev.post("/__dev/clock", json={"advance_s": 300}).status_code == 200
+    err = _err(dev)
+    assert "#1001 OPENED [P0] demo-api is down: status 503" in err
+    paged = next(ln for ln in err.splitlines() if "#1001 paged" in ln)
+    assert "paged slack #alerts, sms oncall, email oncall, email eng_lead (console) ack: " in paged
+    ack = paged.split(" ack: ", 1)[1].strip()
+    assert httpx.post(ack, timeout=30).status_code == 200
+    assert "#1001 ACKNOWLEDGED by " in _err(dev)
+    dev.post("/__dev/clock", json={"advance_s": 420})
+    err = _err(dev)
+    assert "#1001 RESOLVED [P0] demo-api is down after 2m" in err
+    assert "#1002 OPENED [P0] demo-worker is down" in err
+    dev.post("/__dev/clock", json={"advance_s": 900})
+    err = _err(dev)
+    assert "#1002 ESCALATED, unacknowledged for 15m: paged sms cto, call cto, email cto (console)" in err
+    assert "#1001 ESCALATED" not in err  # acknowledged: no escalation
+    assert "GET /api/cron" not in err and "NOT_OPEN" not in err and "would send" not in err  # quiet console
+    assert dev.stop() == 0
+
+
+def test_the_demo_refuses_a_port_it_could_not_take(start: Any) -> None:
+    """Issue 16.3: with the port busy, Vigil would have watched whatever answers there."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        dev = start("--fake-clock", "--demo", "--demo-port", str(port), ready=False, MONITORING_CONFIG="")
+        assert dev.proc.wait(timeout=20) == 1
+    err = _err(dev)
+    assert f"demo app cannot listen on 127.0.0.1:{port} (Address already in use)" in err
+    assert "pick another with --demo-port" in err
+
+
+def test_local_alerts_and_report_tokens_are_set_and_printed(start: Any) -> None:
+    dev = start("--fake-clock", "--no-cron")
+    banner = "".join(dev.out)
+    token = banner.split("ALERTS_TOKEN was unset: using a local one from .vigil/: ", 1)[1].split()[0]
+    report = banner.split("REPORT_TOKEN was unset: using a local one from .vigil/: ", 1)[1].split()[0]
+    alert = {"key": "test:local", "title": "tried locally", "severity": "P3"}
+    assert dev.post("/api/webhooks/alerts", json=alert, headers={"authorization": f"Bearer {token}"}).status_code == 200
+    assert dev.get(f"/api/report?token={report}").status_code == 200
+    refused = dev.post("/api/webhooks/alerts", json=alert)
+    assert refused.status_code == 401
+    assert refused.json()["error"].startswith("missing or wrong bearer token: send Authorization: Bearer $ALERTS_TOKEN")
+
+
+def test_send_test_alert_goes_through_the_running_dev_server_with_ack_links_and_no_reminder(
+    start: Any, tmp_path: Path
+) -> None:
+    """Issue 16.4: the test alert uses the dev server's config, clock and console."""
+    cfg = tmp_path / "monitoring.yaml"
+    cfg.write_text(CONFIG.read_text().split("checks:")[0] + "settings: {postmortem_after: 2m}\n")
+    dev = start("--fake-clock", MONITORING_CONFIG=str(cfg))
+    now = dev.post("/__dev/clock", json={"set": "2026-01-01T00:00:30Z"}).json()["now"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIGIL_", "REDIS_", "MONITORING_"))}
+    sent = subprocess.run([sys.executable, str(ROOT / "scripts" / "send_test_alert.py"), "--severity", "P0",
+                           "--resolve"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout.startswith(f"sent by the dev server at {dev.url} (its config and clock: {now})\n")
+    assert "OPENED #" in sent.stdout and f"  ack: {dev.url}/api/ack?i=" in sent.stdout
+    assert "sms    -> +15550000001" in sent.stdout and "RESOLVED #" in sent.stdout
+    err = _err(dev)
+    assert "OPENED [P0] Vigil test alert" in err and "(console) ack: " in err
+    dev.post("/__dev/clock", json={"advance_s": 300})  # past postmortem_after: the sweep runs each minute
+    assert "postmortem" not in _err(dev)
+    assert dev.stop() == 0
+    assert not (tmp_path / ".vigil" / "dev-server.json").exists()

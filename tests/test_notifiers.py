@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from lib.channels import NOTIFIERS, Notifier, notifier_for
 from lib.channels.base import Message
 from lib.channels.console import Console
+from lib.channels.console import line as console_line
 from lib.channels.email import Email
 from lib.channels.slack import Slack
 from lib.channels.twilio import MAX_SMS, MAX_TWIML, Call, Sms, sms_body, twiml
@@ -273,13 +274,18 @@ def test_twilio_error_detail_names_code_and_message(fake_twilio: FakeTwilio) -> 
 # -- Console and the registry ---------------------------------------------------------------
 
 
-def test_console_logs_one_readable_line_and_succeeds(caplog: pytest.LogCaptureFixture) -> None:
+def test_console_logs_what_the_person_would_receive_and_succeeds(caplog: pytest.LogCaptureFixture) -> None:
+    msg = message(address="+15550000001")
     with caplog.at_level(logging.WARNING, logger="vigil.console"):
-        d = Console(Env(), channel="sms").send(message(address="+15550000001"), 1)
-    assert d.ok
-    assert caplog.messages == [
-        f"[console] would send sms to +15550000001: [P0] api is down #1042: GET /api/v1/health answered 503 for 2m ack: {ACK}"
-    ]
+        d = Console(Env(), channel="sms").send(msg, 1)
+    assert d.ok and d.ref == {"channel": "console", "ack": ACK}
+    assert caplog.messages == [f"[console] would send sms to +15550000001: {sms_body(msg)}"]
+    assert sms_body(msg) == f"[P0] api is down #1042 ack: {ACK}"
+
+
+def test_console_slack_line_carries_the_runbook_link_like_the_slack_message() -> None:
+    msg = message(address="#alerts", links={"runbook": "https://example.com/runbooks/service-down"})
+    assert console_line(msg, "slack").endswith(f"[P0] api is down ack: {ACK} runbook: https://example.com/runbooks/service-down")
 
 
 def test_unconfigured_channels_fall_back_to_the_console_and_configured_ones_do_not() -> None:

@@ -62,7 +62,8 @@ def _lines(msg: Message) -> list[tuple[str, str | None]]:
     return out
 
 
-def _text(msg: Message) -> str:
+def plain_text(msg: Message) -> str:
+    """The text/plain part, as the recipient reads it."""
     body = [headline(msg), ""]
     body += [f"{text}: {url}" if url else text for text, url in _lines(msg)]
     return "\n".join(body) + "\n\n-- Vigil, " + msg.service + "\n"
@@ -96,7 +97,7 @@ class Email:
             em["Date"] = formatdate(msg.now, usegmt=True)
         em["Auto-Submitted"] = "auto-generated"  # RFC 3834: tells autoresponders not to answer
         em["X-Vigil-Incident"] = msg.incident_id
-        em.set_content(_text(msg))
+        em.set_content(plain_text(msg))
         em.add_alternative(_html(msg), subtype="html")
         return em
 

@@ -57,6 +57,11 @@ def _spoken(msg: Message, title: str) -> str:
     return f"Vigil {what}, {sev}: {title}. Incident {msg.incident_id}."
 
 
+def speech(msg: Message) -> str:
+    """What the call says (twice), as plain text."""
+    return _spoken(msg, msg.title)
+
+
 def _render(msg: Message, title: str) -> str:
     said = xml_escape(_spoken(msg, title))
     return f'<Response><Say>{said}</Say><Pause length="1"/><Say>{said}</Say></Response>'

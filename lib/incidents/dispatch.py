@@ -13,7 +13,7 @@ from typing import Any
 
 from lib import clock, observability
 from lib.channels import notifier_for
-from lib.incidents import engine
+from lib.incidents import engine, events
 from lib.incidents.messages import render
 from lib.models import Decision, Delivery, Incident, Send, Severity, Signal
 from lib.runtime import Runtime
@@ -55,7 +55,7 @@ def deliver(
             out.append((send, fut.result()))
         else:
             out.append((send, Delivery(ok=False, retryable=True, detail="missed the deadline")))
-    logger.info(
+    logger.debug(
         "delivered %d of %d in %.0f ms",
         sum(1 for _, d in out if d.ok), len(out), (clock.monotonic() - started) * 1000,
     )
@@ -78,9 +78,7 @@ def record(rt: Runtime, outcomes: list[tuple[Send, Delivery]], found: dict[str, 
         for s, d in outcomes
     ]
     engine.complete(rt.store, rt.config, results, now)
-    for s, d in outcomes:
-        if not d.ok:
-            logger.warning("delivery %s %s to %s failed: %s", s.channel, s.kind, s.to, d.detail)
+    events.delivered(outcomes, found)  # who was told by what; failures at WARNING
     by_incident: dict[str, list[Delivery]] = {}
     for s, d in outcomes:
         if s.kind in ("trigger", "escalate"):
@@ -100,6 +98,7 @@ def send_all(rt: Runtime, sends: list[Send], found: dict[str, Incident], now: fl
 
 def follow_up(rt: Runtime, decision: Decision, now: float, deadline: float | None = None) -> Decision:
     """Deliver what an acknowledge/resolve decision claimed (e.g. the Slack update)."""
+    events.changed(decision, now)
     if decision.sends and decision.incident is not None:
         limit = rt.config.settings.webhook_deadline if deadline is None else deadline
         send_all(rt, decision.sends, {decision.incident.id: decision.incident}, now, limit)
@@ -119,9 +118,7 @@ def handle(
     sends = [s for d in decisions for s in d.sends]
     found = {d.incident.id: d.incident for d in decisions if d.incident is not None}
     for d in decisions:
-        logger.info(
-            "signal %s -> %s %s", d.incident.key if d.incident else "-", d.reason.value, d.incident.ref if d.incident else ""
-        )
+        events.decided(d, now)
     if sends:
         send_all(rt, sends, found, now, rt.config.settings.webhook_deadline if deadline is None else deadline)
     return decisions

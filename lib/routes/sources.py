@@ -48,4 +48,5 @@ def handle_alerts(req: Request) -> Response:
         "alerts",
         lambda rt: alerts.verify(req.headers, req.body, _secret(rt.env.alerts_token)),
         lambda rt: alerts.parse(req.headers, req.body, rt.config.sources.alertmanager),
+        refused="missing or wrong bearer token: send Authorization: Bearer $ALERTS_TOKEN",
     )

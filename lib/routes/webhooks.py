@@ -48,12 +48,13 @@ def intake(
     verified: Callable[[runtime.Runtime], bool],
     parse: Callable[[runtime.Runtime], list[Signal] | Ignored],
     deploy: Callable[[runtime.Runtime], dict[str, Any] | None] | None = None,
+    refused: str = "bad or missing signature",
 ) -> Response:
     rt = runtime.get()
     if not verified(rt):
-        logger.warning("%s webhook rejected: bad or missing signature", source)
+        logger.warning("%s webhook rejected: %s", source, refused)
         _count_now(rt, source, "unauthorized")
-        raise HTTPError(401, "bad or missing signature")
+        raise HTTPError(401, refused)
     try:
         result = parse(rt)
     except BadPayload as exc:
