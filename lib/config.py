@@ -29,6 +29,7 @@ from lib.clock import parse_iso
 from lib.config_checks import cross_references
 from lib.config_errors import ConfigError, Loc, problems_of, read_yaml
 from lib.durations import Duration
+from lib.logs.config import LogRule
 from lib.models import Severity
 from lib.rules.config import Rule
 
@@ -182,6 +183,7 @@ class VercelSource(Strict):
     production: Severity = Severity.P1
     preview: Severity = Severity.P2
     deploy_window: Duration = 1800.0  # incidents opened this soon after a deploy mention it
+    team: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,100}$")  # slug, for links to Vercel logs
 
 
 class AlertmanagerSource(Strict):
@@ -283,6 +285,7 @@ class Config(Strict):
     escalation: dict[Severity, list[EscalationStep]] = Field(default_factory=dict)
     checks: list[Check] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
+    logs: list[LogRule] = Field(default_factory=list)
     sources: Sources = Field(default_factory=Sources)
     silences: list[Silence] = Field(default_factory=list)
     inhibit: list[Inhibit] | None = None  # None: the defaults of lib/incidents/inhibit.py; []: none

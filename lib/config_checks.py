@@ -40,7 +40,7 @@ def cross_references(cfg: Config, data: Mapping[str, Any], lines: dict[Loc, int]
                 add(("escalation", sev.value, i, "after"), f"must be later than step {i - 1}")
             previous = step.after
     _inhibit(cfg, add)
-    for kind, items in (("checks", cfg.checks), ("rules", cfg.rules)):
+    for kind, items in (("checks", cfg.checks), ("rules", cfg.rules), ("logs", cfg.logs)):
         seen: dict[str, int] = {}
         for i, item in enumerate(items):
             if item.name in seen:

@@ -30,6 +30,8 @@ class Env(BaseModel):
     sentry_dsn: SecretStr | None = None
     sentry_client_secret: SecretStr | None = None
     vercel_webhook_secret: SecretStr | None = None
+    log_drain_secret: SecretStr | None = None
+    log_drain_verify: str | None = None  # the code Vercel shows when a drain is added (x-vercel-verify)
     alerts_token: SecretStr | None = None
     metrics_token: SecretStr | None = None
     report_token: SecretStr | None = None
@@ -70,6 +72,8 @@ class Env(BaseModel):
             sentry_dsn=_secret(e, "SENTRY_DSN"),
             sentry_client_secret=_secret(e, "SENTRY_CLIENT_SECRET"),
             vercel_webhook_secret=_secret(e, "VERCEL_WEBHOOK_SECRET"),
+            log_drain_secret=_secret(e, "LOG_DRAIN_SECRET"),
+            log_drain_verify=e.get("LOG_DRAIN_VERIFY", "").strip() or None,
             alerts_token=_secret(e, "ALERTS_TOKEN"),
             metrics_token=_secret(e, "METRICS_TOKEN"),
             report_token=_secret(e, "REPORT_TOKEN"),

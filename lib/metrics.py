@@ -46,6 +46,8 @@ METRICS: dict[str, Metric] = {
         Metric("cron_lag_seconds", "gauge", "Seconds between a job's minute and when its last run started.", ("job",)),
         Metric("checks_up", "gauge", "1 when the health check's last run passed, 0 when it failed.", ("check",)),
         Metric("rule_scrapes", "counter", "Metric rule scrapes, by outcome (ok, failed).", ("outcome",)),
+        Metric("log_lines", "counter",
+               "Log drain lines that reached Redis, by outcome (counted, duplicate, malformed, late).", ("outcome",)),
     )
 }
 

@@ -158,8 +158,10 @@ def wsgi(
     handler: Callable[[Request], Response],
     methods: Iterable[str] = ("GET",),
     max_body: int = MAX_BODY,
+    on_oversize: Callable[[], None] | None = None,
 ) -> Callable[..., Iterable[bytes]]:
-    """A WSGI app around `handler(request) -> Response`."""
+    """A WSGI app around `handler(request) -> Response`; `on_oversize` is told of each 413
+    the adapter answers before the handler runs (so the route can count it)."""
     allowed = tuple(m.upper() for m in methods)
     name = getattr(handler, "__module__", "handler")
 
@@ -169,7 +171,12 @@ def wsgi(
         token = log.bind(request_id=rid)
         try:
             try:
-                req = _request_from(environ, max_body)
+                try:
+                    req = _request_from(environ, max_body)
+                except HTTPError as exc:
+                    if exc.status == 413 and on_oversize is not None:
+                        on_oversize()
+                    raise
                 rid = req.request_id
                 log.bind(request_id=rid)
                 if req.method not in allowed and not (req.method == "HEAD" and "GET" in allowed):

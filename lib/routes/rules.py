@@ -1,4 +1,5 @@
-"""`GET /api/cron/rules`: scrape, evaluate every metric rule, hand transitions to the engine."""
+"""`GET /api/cron/rules`: scrape, evaluate every metric rule, hand transitions to the engine.
+The log rules (lib/logs) are evaluated here too, only in minutes their drains counted something."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 
 from lib import clock, runtime
 from lib.incidents import dispatch
+from lib.logs import intake as logs
 from lib.routes import require_cron
 from lib.rules import state
 from lib.store import StoreUnavailable
@@ -21,8 +23,10 @@ def handle(req: Request) -> Response:
     now = clock.now()
     try:
         # Scrape credentials are read from the environment by variable name, here at the edge.
-        run = state.run(rt.store, rt.config.rules, now, os.environ)
-        decisions = dispatch.handle(rt, run.signals, now, deadline=dispatch.CRON_DEADLINE) if run.signals else []
+        run = state.run(rt.store, rt.config.rules, now, os.environ, logs=bool(rt.config.logs))
+        log_signals = logs.signals(rt.store, rt.config.logs, now, rt.config.sources.vercel.team) if run.logs_active else []
+        signals = run.signals + log_signals
+        decisions = dispatch.handle(rt, signals, now, deadline=dispatch.CRON_DEADLINE) if signals else []
     except StoreUnavailable as exc:
         return error(503, f"store unavailable: {exc}")
     if not run.claimed:
@@ -33,6 +37,7 @@ def handle(req: Request) -> Response:
             "job": "rules",
             "now": clock.iso(now),
             **run.summary(),
+            "logs": [f"{s.key} {s.status} {s.severity}" for s in log_signals] if run.logs_active else None,
             "decisions": [
                 {"reason": d.reason.value, "incident": d.incident.ref if d.incident else None} for d in decisions
             ],

@@ -58,6 +58,7 @@ class Run:
     firing: dict[str, list[str]] = field(default_factory=dict)  # rule -> tiers firing now
     errors: dict[str, str] = field(default_factory=dict)  # url -> why its scrape failed
     round_trips: int = 0
+    logs_active: bool = False  # lib/logs has counts to evaluate this minute (read in rules_begin)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -70,8 +71,8 @@ class Run:
         }
 
 
-def begin(store: Store, now: float, slot: int, keep: dict[str, int]) -> dict[str, Any]:
-    raw = store.run_json(BEGIN, [], [store.prefix, now, slot, json.dumps({"keep": keep or {}})])
+def begin(store: Store, now: float, slot: int, keep: dict[str, int], logs: bool = False) -> dict[str, Any]:
+    raw = store.run_json(BEGIN, [], [store.prefix, now, slot, json.dumps({"keep": keep or {}, "logs": logs})])
     return raw if isinstance(raw, dict) else {"claimed": False}
 
 
@@ -105,17 +106,19 @@ def keep_of(rules: list[Rule]) -> Keep:
 
 
 def run(
-    store: Store, rules: list[Rule], now: float, environ: Mapping[str, str], fetch: Fetch | None = None
+    store: Store, rules: list[Rule], now: float, environ: Mapping[str, str], fetch: Fetch | None = None,
+    logs: bool = False,
 ) -> Run:
-    """One cron run over every rule: at most two round trips whatever the number of rules."""
+    """One cron run over every rule: at most two round trips whatever the number of rules.
+    `logs`: also ask (in round trip 1) whether the log rules have counts to evaluate."""
     start_rt, slot = store.round_trips, slot_of(now)
     keep = keep_of(rules)
-    got = begin(store, now, slot, {g: int(slot - s - 60) for g, s in keep.secs.items()})
+    got = begin(store, now, slot, {g: int(slot - s - 60) for g, s in keep.secs.items()}, logs)
     if not got.get("claimed"):
         return Run(claimed=False, round_trips=store.round_trips - start_rt)
     scrapes = src.scrapes_of(rules)
     pages = (fetch or _default_fetch)(scrapes, src.wanted_names(rules), environ)
-    out = Run()
+    out = Run(logs_active=bool(got.get("logs")))
     payload = _evaluate(rules, scrapes, pages, got, slot, keep, out)
     out.committed = commit(store, slot, payload)
     if not out.committed:

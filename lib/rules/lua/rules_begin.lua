@@ -1,6 +1,7 @@
 -- Metric rules, round trip 1 of a cron run: tick the watchdog, claim the minute
 -- slot, and read everything the run evaluates against.
--- ARGV: 1 prefix, 2 now, 3 slot (unix minute), 4 JSON {keep = {url_id = oldest score kept}}
+-- ARGV: 1 prefix, 2 now, 3 slot (unix minute), 4 JSON {keep = {url_id = oldest score kept},
+--   logs = true when log rules are configured: say whether lib/logs has counts to evaluate}
 -- A slot at or before the last claimed one is a duplicate (or late) delivery of
 -- the cron: it evaluates nothing.
 local P, NOW, SLOT = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -27,6 +28,7 @@ for id, oldest in pairs(args.keep or {}) do
 end
 return cjson.encode({
   claimed = true,
+  logs = args.logs == true and redis.call("EXISTS", k("logs", "active")) == 1,
   state = hash(k("rules", "state")),
   scrapes = hash(k("rules", "scrapes")),
   samples = samples,
