@@ -1,5 +1,5 @@
 """The benchmark sections beyond imports and health: incidents, webhooks, checks,
-rules, archive. Registered into scripts/bench.py's SECTIONS on import."""
+rules, archive, logs. Registered into scripts/bench.py's SECTIONS on import."""
 
 from __future__ import annotations
 
@@ -166,3 +166,79 @@ def archive_section(args: argparse.Namespace) -> list[Row]:
 
 
 __all__ = ["Path"]
+
+
+def _drain_batch(t: float, n: int, start: int, matching: bool) -> bytes:
+    """n NDJSON lines shaped like Vercel's docs; matching ones are structured database errors."""
+    out = []
+    for i in range(start, start + n):
+        inner = ({"level": "ERROR", "message": "insert failed: too many connections", "request_id": f"req_{i}",
+                  "error": {"type": "DatabaseError", "code": "53300"}} if matching
+                 else {"level": "INFO", "message": "API request processed", "request_id": f"req_{i}"})
+        out.append(json.dumps({
+            "id": f"{int(t * 1000)}{i:012d}", "deploymentId": "dpl_233NRGRjVZX1caZrXWtz5g1TAksD",
+            "source": "lambda", "host": "my-app-abc123.vercel.app", "timestamp": int(t * 1000) + i % 1000,
+            "projectId": "gdufoJxB6b9b1fEqr1jUtFkyavUU", "projectName": "my-app", "level": "info",
+            "message": json.dumps(inner), "requestId": f"643af4e3-{i:08d}", "statusCode": 500 if matching else 200,
+            "path": "/api/orders", "environment": "production"}, separators=(",", ":")))
+    return "\n".join(out).encode()
+
+
+@section("logs", "Log drains: a 1,000-line batch (the shipped monitoring.yaml's 4 log rules)")
+def logs_section(args: argparse.Namespace) -> list[Row]:
+    from bench import installed_runtime, wsgi_client
+
+    from api.webhooks.logs import app
+    from lib import clock
+
+    secret, n, t0 = "bench-drain-secret", 30, 1_800_000_000.0
+    rows = []
+    clock.freeze(t0)
+    try:
+        with installed_runtime(log_drain_secret=secret, cron_secret="bench-cron-secret-0123") as rt:
+            http = wsgi_client(app)
+            for label, matching in (("every line a database error (2 rules each)", True),
+                                    ("no line matching", False)):
+                times, trips = [], []
+                for k in range(n + 1):
+                    body = _drain_batch(t0, 1000, (k + (0 if matching else 10 * n)) * 1000, matching)
+                    headers = {"Content-Type": "application/x-ndjson",
+                               "x-vercel-signature": hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()}
+                    before, started = rt.store.round_trips, time.perf_counter()
+                    r = http.post("/api/webhooks/logs", content=body, headers=headers)
+                    elapsed = time.perf_counter() - started
+                    assert r.status_code == 200, r.text
+                    if k:  # the first one warms the script cache
+                        times.append(elapsed)
+                        trips.append(rt.store.round_trips - before)
+                rows.append(Row(f"1,000 lines, {label}: p50", round(statistics.median(times) * 1000, 1), "ms",
+                                f"n={n}"))
+                rows.append(Row(f"1,000 lines, {label}: p99", round(_pct(times, 0.99) * 1000, 1), "ms",
+                                "target < 100"))
+                rows.append(Row(f"1,000 lines, {label}: Redis round trips", max(trips), "per batch",
+                                "target <= 1"))
+            rt.config = rt.config.model_copy(update={"rules": [], "checks": []})  # the log rules alone
+            cron = wsgi_client(rules_route_app())
+            auth = {"Authorization": "Bearer bench-cron-secret-0123"}
+            def cron_trips(advance: float) -> int:
+                clock.advance(advance)
+                before = rt.store.round_trips
+                r = cron.get("/api/cron/rules", headers=auth)
+                assert r.status_code == 200, r.text
+                return rt.store.round_trips - before
+
+            rows.append(Row("rules cron, log rules active (matching lines in the window)", cron_trips(60),
+                            "round trips", "rules begin + log evaluation + engine.apply + delivery record + commit"))
+            cron_trips(3600)  # the drains go quiet
+            rows.append(Row("rules cron, log rules quiet", cron_trips(60), "round trips", "the same as below"))
+            rt.config = rt.config.model_copy(update={"logs": []})
+            rows.append(Row("rules cron, no log rules configured", cron_trips(60), "round trips", "(baseline)"))
+    finally:
+        clock.unfreeze()
+    return rows
+
+
+def rules_route_app() -> Any:
+    from api.cron.rules import app
+
+    return app

@@ -65,6 +65,7 @@ class LogLine:
     request_id: str = ""
     message: str = ""
     fields: dict[str, str] = field(default_factory=dict)
+    lower: str = ""  # the message lowercased, for case-insensitive matching
 
 
 @dataclass
@@ -117,7 +118,11 @@ def parse(body: bytes) -> Batch:
         except (ValueError, RecursionError):
             items = None  # a broken array: read it line by line below, keeping what parses
     if items is None:
-        items = [_loads(raw) for raw in stripped.splitlines() if raw.strip() not in ("", "[", "]")]
+        rows = [raw for raw in stripped.splitlines() if raw.strip() not in ("", "[", "]")]
+        try:  # NDJSON as one array: one parse instead of one per line
+            items = json.loads("[" + ",".join(r.rstrip().rstrip(",") for r in rows) + "]")
+        except (ValueError, RecursionError):
+            items = [_loads(raw) for raw in rows]  # some line is bad: find which, keep the rest
     lines, bad = [], 0
     for item in items:
         line = line_of(item)
@@ -189,6 +194,7 @@ def line_of(item: object) -> LogLine | None:
         request_id=_str(item.get("requestId"), 100) or fields.get("request_id", "")[:100],
         message=message[:MAX_MESSAGE],
         fields=fields,
+        lower=message[:MAX_MESSAGE].lower(),
     )
 
 
@@ -216,12 +222,15 @@ def _flatten(doc: dict[str, Any], prefix: str, out: dict[str, str], depth: int) 
     for k, v in doc.items():
         if len(out) >= MAX_FIELDS:
             return
-        name = f"{prefix}{k}"
-        if isinstance(v, dict) and depth < 4:
-            _flatten(v, name + ".", out, depth + 1)
+        name = prefix + k if prefix else k
+        if type(v) is str:
+            out[name] = v[:1000]
+        elif isinstance(v, dict):
+            if depth < 4:
+                _flatten(v, name + ".", out, depth + 1)
         elif isinstance(v, bool):
             out[name] = "true" if v else "false"
-        elif (text := _str(v, 1000)) or isinstance(v, str):
+        elif (text := _str(v)) != "":
             out[name] = text
 
 

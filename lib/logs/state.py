@@ -17,7 +17,6 @@ evaluation once no rule has a count within its horizon.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -187,7 +186,3 @@ def evaluate(store: Store, rules: list[LogRule], now: float) -> Evaluation:
         out.verdicts[rule.name] = verdict(rule, c if isinstance(c, dict) else {}, slot)
         out.samples[rule.name] = _samples(samples.get(rule.name))
     return out
-
-
-def finite(v: float | None) -> float | None:
-    return v if v is not None and math.isfinite(v) else None
