@@ -227,6 +227,21 @@ def test_one_malformed_line_is_skipped_and_counted_the_rest_counts(redis_store: 
         assert 'vigil_log_lines_total{outcome="malformed"} 1.0' in metrics
 
 
+@pytest.mark.parametrize(("bad", "why"), [
+    (b"[" * 100_000 + b"]" * 100_000, "nested 100,000 deep"),
+    (b'{"id": "1", "timestamp": ' + b"9" * 5000 + b"}", "a 5000-digit number"),
+    (b'{"id": "1", "timestamp": NaN}', "NaN"),
+    (b'{"id": "' + b"x" * 500 + b'", "timestamp": 1800000000000}', "an id of 500 characters"),
+    (b'["not", "an object"]', "a list"),
+], ids=["deep", "huge-number", "nan", "long-id", "list"])
+def test_a_hostile_line_is_one_malformed_line_never_a_500(redis_store: Store, bad: bytes, why: str) -> None:
+    with world(redis_store, config(), extra_env=ENV) as w:
+        alone = post(w, bad)
+        assert alone.status_code == 400 and "malformed" in alone.json()["error"], (why, alone.text[:200])
+        r = post(w, ndjson([line(T0)]) + b"\n" + bad + b"\n" + ndjson([line(T0)]))
+        assert r.status_code == 200 and (r.json()["malformed"], r.json()["counted"]) == (1, 2), (why, r.text[:200])
+
+
 @pytest.mark.parametrize("body", [b"", b"[]", b"  \n"], ids=["empty", "empty-array", "blank"])
 def test_an_empty_batch_is_202_and_costs_no_round_trip(redis_store: Store, body: bytes) -> None:
     with world(redis_store, config(), extra_env=ENV) as w:

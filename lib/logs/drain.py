@@ -17,13 +17,13 @@ A line that is not an object or lacks an `id` is skipped and counted, never fata
 from __future__ import annotations
 
 import gzip
-import json
 import math
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lib import safejson
 from lib.logs.config import norm_level
 from lib.signing import equal, hmac_hex
 
@@ -113,15 +113,15 @@ def parse(body: bytes) -> Batch:
     items: list[Any] | None = None
     if stripped[0] == "[":
         try:
-            doc = json.loads(stripped)
+            doc = safejson.loads(stripped)
             items = doc if isinstance(doc, list) else None
-        except (ValueError, RecursionError):
+        except safejson.Rejected:
             items = None  # a broken array: read it line by line below, keeping what parses
     if items is None:
         rows = [raw for raw in stripped.splitlines() if raw.strip() not in ("", "[", "]")]
         try:  # NDJSON as one array: one parse instead of one per line
-            items = json.loads("[" + ",".join(r.rstrip().rstrip(",") for r in rows) + "]")
-        except (ValueError, RecursionError):
+            items = safejson.loads("[" + ",".join(r.rstrip().rstrip(",") for r in rows) + "]")
+        except safejson.Rejected:
             items = [_loads(raw) for raw in rows]  # some line is bad: find which, keep the rest
     lines, bad = [], 0
     for item in items:
@@ -143,9 +143,10 @@ def _text(body: bytes) -> str:
 
 
 def _loads(raw: str) -> Any:
+    """One NDJSON line, bounded like every request body (lib/safejson.py); None when bad."""
     try:
-        return json.loads(raw.strip().rstrip(","))
-    except (ValueError, RecursionError):
+        return safejson.loads(raw.strip().rstrip(","))
+    except safejson.Rejected:
         return None
 
 
@@ -208,8 +209,8 @@ def structured(message: str) -> dict[str, str]:
     if start < 0:
         return {}
     try:
-        doc = json.loads(message[start:])
-    except (ValueError, RecursionError):
+        doc = safejson.loads(message[start:])
+    except safejson.Rejected:
         return {}
     if not isinstance(doc, dict):
         return {}
