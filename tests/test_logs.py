@@ -99,6 +99,13 @@ def test_a_json_message_is_read_as_the_runbooks_structured_log() -> None:
     assert first.fields["error.type"] == "DatabaseError"
 
 
+@pytest.mark.parametrize("message", [
+    '{"level": "ERROR", "n": ' + "9" * 5000 + "}", '{"level": "ERROR", "x": NaN}', "[" * 5000 + "]" * 5000 + "}",
+], ids=["huge-number", "nan", "deep"])
+def test_a_hostile_json_message_is_read_as_plain_text(message: str) -> None:
+    assert drain.structured(message) == {}
+
+
 def test_the_shipped_patterns_match_the_lines_they_are_for() -> None:
     cfg = load_config(ROOT / "monitoring.yaml")
     lines = drain.parse((FIX / "structured_errors.ndjson").read_bytes()).lines

@@ -17,6 +17,7 @@ A line that is not an object or lacks an `id` is skipped and counted, never fata
 from __future__ import annotations
 
 import gzip
+import json
 import math
 import zlib
 from collections.abc import Mapping
@@ -33,6 +34,25 @@ MAX_JSON_MESSAGE = 64 * 1024
 MAX_FIELDS = 100
 JSON_TYPES = ("application/json", "application/x-ndjson", "application/ndjson", "application/jsonl",
               "application/x-jsonlines", "text/plain")
+
+
+def _number(convert: Any) -> Any:
+    def parse(text: str) -> Any:
+        if len(text) > safejson.MAX_NUMBER:
+            raise ValueError("number too long")
+        return convert(text)
+
+    return parse
+
+
+def _no_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not JSON")
+
+
+# A message's own JSON, parsed once per line: the bounds of lib/safejson (numbers, no NaN)
+# with one reusable decoder; depth needs no walk, only MAX_DEPTH_READ levels are ever read.
+_MESSAGE_JSON = json.JSONDecoder(parse_int=_number(int), parse_float=_number(float), parse_constant=_no_constant)
+MAX_DEPTH_READ = 4
 
 
 class BadBatch(ValueError):
@@ -209,8 +229,8 @@ def structured(message: str) -> dict[str, str]:
     if start < 0:
         return {}
     try:
-        doc = safejson.loads(message[start:])
-    except safejson.Rejected:
+        doc = _MESSAGE_JSON.decode(message[start:])
+    except (ValueError, RecursionError):
         return {}
     if not isinstance(doc, dict):
         return {}
@@ -227,7 +247,7 @@ def _flatten(doc: dict[str, Any], prefix: str, out: dict[str, str], depth: int) 
         if type(v) is str:
             out[name] = v[:1000]
         elif isinstance(v, dict):
-            if depth < 4:
+            if depth < MAX_DEPTH_READ:
                 _flatten(v, name + ".", out, depth + 1)
         elif isinstance(v, bool):
             out[name] = "true" if v else "false"
