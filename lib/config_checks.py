@@ -52,6 +52,8 @@ def cross_references(cfg: Config, data: Mapping[str, Any], lines: dict[Loc, int]
     for i, rule in enumerate(cfg.rules):
         side = "above" if rule.is_above else "below"
         _tier_order(rule.tiers, rule.is_above, ("rules", i, side), add)
+    for i, log_rule in enumerate(cfg.logs):
+        _tier_order(log_rule.above, True, ("logs", i, "above"), add)
     _silences(cfg, add)
     return problems
 

@@ -144,6 +144,12 @@ def test_a_bad_log_rule_is_refused_at_load_with_its_place(rule: dict[str, Any], 
     assert any(problem in p or problem.split(": Value error, ")[-1] in p for p in err.value.problems), err.value
 
 
+def test_log_tiers_out_of_order_are_refused() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config({"logs": [{**ERRORS, "above": {"P2": 50, "P1": 10}}]})
+    assert any("logs[0].above.P1" in p and "more urgent tier" in p for p in err.value.problems), err.value
+
+
 def test_two_log_rules_with_one_name_are_refused() -> None:
     with pytest.raises(ConfigError) as err:
         parse_config({"logs": [ERRORS, ERRORS]})
