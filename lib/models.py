@@ -147,6 +147,7 @@ class Delivery:
     status: int | None = None
     detail: str = ""
     ref: dict[str, str] = field(default_factory=dict)  # e.g. Slack {"channel", "ts"}, Twilio {"sid"}
+    retry_after: float | None = None  # seconds the vendor asked us to wait (Retry-After)
 
     @classmethod
     def success(cls, status: int | None = None, **ref: str) -> Delivery:

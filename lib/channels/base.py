@@ -56,13 +56,28 @@ class Message:
         return f"#{self.incident_id}"
 
 
+MAX_RETRY_AFTER = 3600.0  # a vendor may slow our retries, not stop them
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """`Retry-After` in seconds (Slack and Twilio send delta-seconds), at most MAX_RETRY_AFTER;
+    None when absent or unreadable (an HTTP-date: the outbox's own backoff applies)."""
+    text = (value or "").strip()
+    if not text or len(text) > 10 or not text.isascii() or not text.isdigit():
+        return None
+    return min(float(text), MAX_RETRY_AFTER)
+
+
 def classify(status: int, detail: str = "", retry_after: str | None = None) -> Delivery:
-    """One rule for every vendor: 2xx ok; 408/425/429/5xx retryable; other 4xx permanent."""
+    """One rule for every vendor: 2xx ok; 408/425/429/5xx retryable (honouring Retry-After);
+    other 4xx permanent."""
     if 200 <= status < 300:
         return Delivery(ok=True, status=status, detail=detail)
     if status in (408, 425, 429) or status >= 500:
-        suffix = f" (retry after {retry_after}s)" if retry_after else ""
-        return Delivery(ok=False, retryable=True, status=status, detail=f"HTTP {status}: {detail}{suffix}"[:300])
+        wait = retry_after_seconds(retry_after)
+        suffix = f" (retry after {wait:.0f}s)" if wait is not None else ""
+        return Delivery(ok=False, retryable=True, status=status, detail=f"HTTP {status}: {detail}{suffix}"[:300],
+                        retry_after=wait)
     return Delivery(ok=False, permanent=True, status=status, detail=f"HTTP {status}: {detail}"[:300])
 
 

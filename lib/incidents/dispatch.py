@@ -74,6 +74,7 @@ def record(rt: Runtime, outcomes: list[tuple[Send, Delivery]], found: dict[str, 
             "permanent": d.permanent,
             "detail": d.detail,
             "ref": d.ref or None,
+            "retry_after": d.retry_after,
         }
         for s, d in outcomes
     ]

@@ -31,6 +31,8 @@ for _, r in ipairs(req.results) do
     end
     if state == "retry" then
       local wait = backoff[math.min(s.attempt, #backoff)]
+      -- The vendor's Retry-After (Slack 429, Twilio), when longer than our backoff.
+      if type(r.retry_after) == "number" and r.retry_after > wait then wait = r.retry_after end
       redis.call("ZADD", k("outbox", "due"), NOW + wait, r.id)
     else
       redis.call("HDEL", k("outbox"), r.id)
