@@ -347,6 +347,40 @@ def test_error_lines_over_the_threshold_open_one_incident_page_per_routing_and_q
         assert rules_cron(w)["logs"] is None
 
 
+def test_a_log_rule_taken_out_of_the_config_while_firing_resolves_its_incident(redis_store: Store) -> None:
+    other = {**ERRORS, "name": "Other"}
+    with world(redis_store, config(ERRORS, other), extra_env=ENV) as w:
+        post(w, ndjson([line(T0 + 1) for _ in range(20)]))
+        w.advance(60)
+        assert [d["reason"] for d in rules_cron(w)["decisions"]] == ["OPENED", "OPENED"]
+        w.rt.config = config(ERRORS)
+        w.advance(60)
+        run = rules_cron(w)
+        assert run["logs"] == ["log:Other resolved P3", "log:ErrorLogs firing P2"]
+        assert [d["reason"] for d in run["decisions"]] == ["RESOLVED", "DEDUPED"]
+        w.rt.config = config(ERRORS).model_copy(update={"logs": []})
+        w.advance(60)
+        assert [d["reason"] for d in rules_cron(w)["decisions"]] == ["RESOLVED"]
+        left = {k.removeprefix(w.store.key("logs", "")).split(":")[0] for k in log_keys(w)}
+        assert left <= {"ids", "slot", "active"}, left  # counts and samples of both rules are gone
+
+
+def test_a_batch_while_the_store_is_down_is_503_and_its_retry_counts_once(redis_store: Store) -> None:
+    import socket
+
+    from lib.store.redis_backend import RedisStore
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    body = ndjson([line(T0) for _ in range(12)])
+    with world(RedisStore.from_url(f"redis://127.0.0.1:{port}/0", timeout=0.5), config(), extra_env=ENV) as down:
+        assert post(down, body).status_code == 503  # Vercel retries
+    with world(redis_store, config(), extra_env=ENV) as w:
+        assert post(w, body).json()["counted"] == 12
+        assert post(w, body).json()["duplicate"] == 12
+
+
 def test_a_quiet_minute_costs_the_rules_cron_no_extra_round_trip(redis_store: Store) -> None:
     with world(redis_store, default_config()) as plain:
         plain.cron("rules")

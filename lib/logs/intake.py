@@ -14,7 +14,7 @@ from typing import Any
 
 from lib.logs import drain, state
 from lib.logs.config import LogRule
-from lib.logs.signal import log_signal
+from lib.logs.signal import log_signal, removed_signal
 from lib.metrics import field_of
 from lib.models import Signal
 from lib.store import Store
@@ -69,10 +69,8 @@ def accept(store: Store, rules: list[LogRule], headers: dict[str, str], body: by
 
 def signals(store: Store, rules: list[LogRule], now: float, team: str | None) -> list[Signal]:
     """The cron's half: evaluate (one round trip) and say what each active rule is doing."""
-    if not rules:
-        return []
     ev = state.evaluate(store, rules, now)
-    out = []
+    out = [removed_signal(name, state.minute_of(now) * 60.0) for name in ev.gone]
     for rule in rules:
         v = ev.verdicts.get(rule.name)
         if v is not None and (v.severity is not None or v.recently):

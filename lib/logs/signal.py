@@ -10,13 +10,19 @@ from lib.clock import iso
 from lib.durations import format_duration
 from lib.logs.config import LogRule
 from lib.logs.state import Verdict
-from lib.models import Signal
+from lib.models import Severity, Signal
 
 SOURCE = "logs"
 
 
-def key_of(rule: LogRule) -> str:
-    return f"log:{rule.name}"
+def key_of(rule: LogRule | str) -> str:
+    return f"log:{rule if isinstance(rule, str) else rule.name}"
+
+
+def removed_signal(name: str, t: float) -> Signal:
+    """A rule taken out of the config while it had counts: resolve its incident rather than strand it."""
+    return Signal(key=key_of(name), severity=Severity.P3, status="resolved", title=name, source=SOURCE,
+                  summary="resolved: the log rule was removed from the configuration", occurred_at=t)
 
 
 def _fmt(rule: LogRule, value: float | None) -> str:

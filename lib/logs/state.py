@@ -157,6 +157,7 @@ class Evaluation:
     quiet: bool = False
     verdicts: dict[str, Verdict] = field(default_factory=dict)
     samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    gone: list[str] = field(default_factory=list)  # rules with counts no longer in the config
 
 
 def _samples(raw: object) -> list[dict[str, Any]]:
@@ -180,7 +181,8 @@ def evaluate(store: Store, rules: list[LogRule], now: float) -> Evaluation:
         return Evaluation(claimed=False)
     counts = raw.get("counts") if isinstance(raw.get("counts"), dict) else {}
     samples = raw.get("samples") if isinstance(raw.get("samples"), dict) else {}
-    out = Evaluation(quiet=bool(raw.get("quiet")))
+    gone = raw.get("gone")
+    out = Evaluation(quiet=bool(raw.get("quiet")), gone=[str(g) for g in gone] if isinstance(gone, list) else [])
     for rule in rules:
         c = counts.get(rule.name)
         out.verdicts[rule.name] = verdict(rule, c if isinstance(c, dict) else {}, slot)

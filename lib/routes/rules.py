@@ -23,7 +23,8 @@ def handle(req: Request) -> Response:
     now = clock.now()
     try:
         # Scrape credentials are read from the environment by variable name, here at the edge.
-        run = state.run(rt.store, rt.config.rules, now, os.environ, logs=bool(rt.config.logs))
+        # logs=True even with no log rules: one removed from the config still has its incident resolved.
+        run = state.run(rt.store, rt.config.rules, now, os.environ, logs=True)
         log_signals = logs.signals(rt.store, rt.config.logs, now, rt.config.sources.vercel.team) if run.logs_active else []
         signals = run.signals + log_signals
         decisions = dispatch.handle(rt, signals, now, deadline=dispatch.CRON_DEADLINE) if signals else []

@@ -1,6 +1,8 @@
 -- Log rules, one cron run: read every rule's minute counts and samples, trimming
 -- the minutes older than the rule needs; when no rule has a count left, the
 -- drains have gone quiet and logs:active is deleted (the cron then stops asking).
+-- A rule with counts that is no longer configured is forgotten and returned in `gone`
+-- (its open incident is resolved rather than stranded).
 -- ARGV: 1 prefix, 2 slot (unix minute), 3 JSON {rules = [{name, from = oldest minute kept}]}
 -- A slot at or before the last evaluated one (an overlapping or repeated cron) reads nothing.
 local P, SLOT = ARGV[1], tonumber(ARGV[2])
@@ -28,5 +30,13 @@ for _, r in ipairs(a.rules or {}) do
   counts[r.name] = kept
   samples[r.name] = redis.call("LRANGE", k("logs", "s", r.name), 0, 2)
 end
+local gone = {}
+for _, name in ipairs(redis.call("SMEMBERS", k("logs", "rules"))) do
+  if counts[name] == nil then
+    redis.call("DEL", k("logs", "c", name), k("logs", "s", name))
+    redis.call("SREM", k("logs", "rules"), name)
+    table.insert(gone, name)
+  end
+end
 if not any then redis.call("DEL", k("logs", "active")) end
-return cjson.encode({claimed = true, counts = counts, samples = samples, quiet = not any})
+return cjson.encode({claimed = true, counts = counts, samples = samples, quiet = not any, gone = gone})

@@ -5,7 +5,8 @@
 --   samples = [{r = rule index, id, s = json}], ttl = s, active_ttl = s,
 --   counters = [[metric, field, by]] }
 -- Keys: logs:c:<rule> hash {<minute> = matching, <minute>:of = of-lines},
--- logs:ids:<minute> set of ids, logs:s:<rule> list of 3 samples, logs:active.
+-- logs:ids:<minute> set of ids, logs:s:<rule> list of 3 samples, logs:rules (names with counts),
+-- logs:active.
 local P = ARGV[1]
 local a = cjson.decode(ARGV[2])
 local function k(...) return P .. table.concat({...}, ":") end
@@ -39,7 +40,11 @@ for f, n in pairs(sums) do
   redis.call("HINCRBY", k("logs", "c", name), string.sub(f, bar + 1), n)
   touched[name] = true
 end
-for name, _ in pairs(touched) do redis.call("EXPIRE", k("logs", "c", name), a.ttl) end
+for name, _ in pairs(touched) do
+  redis.call("EXPIRE", k("logs", "c", name), a.ttl)
+  redis.call("SADD", k("logs", "rules"), name) -- so the evaluation can tell a rule taken out of the config
+end
+if next(touched) then redis.call("EXPIRE", k("logs", "rules"), a.active_ttl) end
 for _, s in ipairs(a.samples or {}) do
   if fresh[s.id] then
     local key = k("logs", "s", a.rules[s.r + 1])

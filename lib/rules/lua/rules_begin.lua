@@ -1,7 +1,7 @@
 -- Metric rules, round trip 1 of a cron run: tick the watchdog, claim the minute
 -- slot, and read everything the run evaluates against.
 -- ARGV: 1 prefix, 2 now, 3 slot (unix minute), 4 JSON {keep = {url_id = oldest score kept},
---   logs = true when log rules are configured: say whether lib/logs has counts to evaluate}
+--   logs = true: say whether lib/logs has counts to evaluate}
 -- A slot at or before the last claimed one is a duplicate (or late) delivery of
 -- the cron: it evaluates nothing.
 local P, NOW, SLOT = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
