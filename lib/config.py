@@ -123,6 +123,29 @@ class UptimeRule(Strict):
         return v
 
 
+class FlapRule(Strict):
+    """Nagios' flap detection: the weighted percent state change over the last `results`
+    runs; flapping from `high` percent, stable again below `low` -> one CheckFlapping.
+
+    Nagios ships 20 / 5 for services checked every few minutes; with one probe a
+    minute and the odd isolated failure (2 state changes each), 20 % is two blips in
+    21 minutes. Vigil's 40 / 20 needs about four failures in 21 runs to start and holds
+    until at most about two are left.
+    """
+
+    enabled: bool = True
+    results: int = Field(default=21, ge=5, le=60)
+    high: float = Field(default=40.0, gt=0, le=100)
+    low: float = Field(default=20.0, ge=0, le=100)
+    severity: Severity = Severity.P1
+
+    @model_validator(mode="after")
+    def _low_below_high(self) -> FlapRule:
+        if self.low >= self.high:
+            raise ValueError(f"low ({self.low:g}) must be below high ({self.high:g})")
+        return self
+
+
 class Expect(Strict):
     status: int | list[int] = 200
     json_fields: dict[str, Any] = Field(default_factory=dict, alias="json")
@@ -145,6 +168,7 @@ class Check(Strict):
     dashboard: str | None = None
     latency: LatencyRule = Field(default_factory=LatencyRule)
     uptime: UptimeRule = Field(default_factory=UptimeRule)
+    flapping: FlapRule = Field(default_factory=FlapRule)
 
     @field_validator("headers")
     @classmethod

@@ -379,3 +379,53 @@ def test_decision_reasons_are_engine_reasons(redis_store: Store, target: Target)
     target.set(status=503)
     out = run(rt, at(0), {})
     assert out["decisions"][0]["reason"] == Reason.OPENED.value
+
+
+def nagios_percent_state_change(history: str, entries: int = 21) -> float:
+    """Nagios' base/flapping.c over the last `entries` results, oldest first (a short history
+    sits at the newest end of the table, as the state changes it has are the most recent)."""
+    table = [None] * max(0, entries - len(history)) + list(history[-entries:])
+    curved = 0.0
+    for x in range(1, entries):
+        if table[x - 1] is not None and table[x] != table[x - 1]:
+            curved += (x - 1) * (1.25 - 0.75) / (entries - 2) + 0.75
+    return curved * 100.0 / (entries - 1)
+
+
+def _flaps(store: Store, cfg: Any, pattern: str, start: int = 0) -> list[tuple[int, dict[str, Any]]]:
+    """Record one run per character ('.' up, 'x' down); the flapping transitions by minute."""
+    out = []
+    for i, ch in enumerate(pattern):
+        for t in _record(store, cfg, start + i, ok=ch == ".", status=200 if ch == "." else 503, reason="status 503"):
+            if t["kind"] == "flapping":
+                out.append((start + i, t))
+    return out
+
+
+def test_a_check_failing_every_other_run_is_one_flapping_incident_until_stable(redis_store: Store, target: Target) -> None:
+    cfg = make_rt(redis_store, [api(target)]).config  # Nagios: 21 results, here flapping above 40 %, stable below 20 %
+    pattern = ".x" * 15 + "." * 30
+    got = _flaps(redis_store, cfg, pattern)
+    pcts = [nagios_percent_state_change(pattern[: i + 1]) for i in range(len(pattern))]
+    start = next(i for i, p in enumerate(pcts) if p > 40)
+    stop = next(i for i, p in enumerate(pcts) if i > start and p < 20)
+    assert [(m, t["firing"]) for m, t in got] == [(start, True), (stop, False)] == [(7, True), (46, False)]
+    assert (got[0][1]["changes"], got[0][1]["n"]) == (7, 8) and got[0][1]["value"] == pytest.approx(pcts[start])
+    [sig] = state.signals(cfg, state.Recorded(1, 0, [got[0][1]]), at(7), "https://vigil.test")
+    assert (sig.key, sig.severity, sig.title, sig.labels["alertname"]) == (
+        "check:api:flapping", Severity.P1, "api is flapping", "CheckFlapping")
+    assert "7 state changes in the last 8 runs (41 % weighted" in sig.summary
+
+
+def test_isolated_failures_and_an_outage_are_not_flapping(redis_store: Store, target: Target) -> None:
+    cfg = make_rt(redis_store, [api(target, down_after="1h")]).config
+    assert _flaps(redis_store, cfg, "....x.......x......x....xxxxxxxxxx........x.........") == []
+
+
+def test_the_flapping_incident_pages_once_through_the_cron(redis_store: Store, target: Target) -> None:
+    rt = make_rt(redis_store, [api(target)])
+    opened = []
+    for minute in range(40):
+        target.set(status=503 if minute % 2 else 200)
+        opened += [r for r in reasons(run(rt, at(minute), {})) if r[1] in ("OPENED", "UPGRADED")]
+    assert opened == [("check:api:flapping", "OPENED")]  # and never ServiceDown: no two failures in a row

@@ -17,7 +17,7 @@ ERRORS = [
     ("bad_duration", 21, "checks[0].down_after: '2 minutes' is not a duration like 30s, 2m, 15m or 1h"),
     ("bare_duration", 14, "escalation.P0[0].after: 15 is a bare number: write it with a unit, like 15s or 15m"),
     ("escalation_order", 16, "escalation.P0[1].after: must be later than step 0"),
-    ("unknown_field", 20, "checks[0].retries: unknown field (known: dashboard, down_after, expect, headers, "
+    ("unknown_field", 20, "checks[0].retries: unknown field (known: dashboard, down_after, expect, flapping, headers, "
      "latency, method, name, runbook, severity, timeout, title, up_after, uptime, url)"),
     ("unknown_field_typo", 19, "checks[0].timout: unknown field, did you mean 'timeout'?"),
     ("bad_severity_key", 11, "routing.P5: 'P5' is not one of P0, P1, P2, P3"),

@@ -96,6 +96,9 @@ def _item(check: Check, result: CheckResult) -> dict[str, Any]:
         rule_u = check.uptime
         budgets = [[sev, (100.0 - pct) / 100 * rule_u.window / 60] for sev, pct in _tiers(rule_u.below)]
         item["upt"] = {"n": _window_days(check), "tiers": budgets}
+    if check.flapping.enabled:
+        flap = check.flapping
+        item["flap"] = {"n": flap.results, "high": flap.high, "low": flap.low, "sev": flap.severity.value}
     return item
 
 
@@ -193,6 +196,17 @@ def _uptime_summary(rule: UptimeRule, t: dict[str, Any]) -> str:
     return f"{window} uptime target {target:g} % {verb}: {down} minutes down (it allows {allowed}); {pct}"
 
 
+def _flapping(check: Check, t: dict[str, Any], base: dict[str, Any]) -> Signal:
+    rule, firing = check.flapping, bool(t.get("firing"))
+    seen = f"{t['changes']} state changes in the last {t['n']} runs ({t['value']:.0f} % weighted"
+    if firing:
+        summary = f"{check.name} is flapping: {seen}; flapping from {rule.high:g} %, stable below {rule.low:g} %)"
+    else:
+        summary = f"{check.name} is stable again: {seen}, below {rule.low:g} %)"
+    return Signal(key=f"check:{check.name}:flapping", severity=rule.severity, status="firing" if firing else "resolved",
+                  title=f"{check.name} is flapping", summary=summary, labels=_labels(check, "CheckFlapping"), **base)
+
+
 def _gap(t: dict[str, Any], now: float, base_url: str) -> Signal:
     minutes = round(float(t["value"]) / 60)
     if t.get("firing"):
@@ -218,6 +232,8 @@ def signals(config: Config, recorded: Recorded, now: float, base_url: str) -> li
         base = {"source": SOURCE, "links": _links(check, base_url), "occurred_at": now}
         if t["kind"] in ("down", "up"):
             out.append(_availability(check, t, base, now))
+        elif t["kind"] == "flapping":
+            out.append(_flapping(check, t, base))
         else:
             out.append(_level(check, t, base))
     return out

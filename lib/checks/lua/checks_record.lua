@@ -4,7 +4,8 @@
 -- the transitions the run caused: which alerts should now fire or resolve.
 -- ARGV: 1 prefix, 2 now, 3 JSON {slot, day, mod, hour, days, ttl, tick_key,
 --       tick_ttl, gap_s, gap_slots, checks = [{name, ok, status, latency, reason,
---       bucket, suspect, down_slots, up_after, lat = {slots, need, share, tiers}, upt = {n, tiers = [[severity, budget minutes]]}}]}
+--       bucket, suspect, down_slots, up_after, lat = {slots, need, share, tiers}, upt = {n, tiers = [[severity, budget minutes]]},
+--       flap = {n, high, low, sev}}]}
 --#include checks_lib
 local req = cjson.decode(ARGV[3])
 local SLOT, TTL = req.slot, req.ttl
@@ -121,6 +122,37 @@ local function uptime(c, st)
   end
 end
 
+-- Nagios' flap detection (base/flapping.c): over the last n results, each state
+-- change weighs from 0.75 (oldest) to 1.25 (newest); percent = weighted changes
+-- * 100 / (n - 1). Flapping from `high`, stable again below `low`. st.fh holds the
+-- results, oldest first, as "1" (ok) and "0".
+local function flapping(c, st)
+  if not present(c.flap) then return end
+  local n = c.flap.n
+  local h = (st.fh or "") .. (c.ok and "1" or "0")
+  if #h > n then h = string.sub(h, #h - n + 1) end
+  st.fh = h
+  local weighted, changes = 0, 0
+  for x = 2, #h do
+    if string.sub(h, x, x) ~= string.sub(h, x - 1, x - 1) then
+      -- transition x-1 of n-1, counted from the oldest end of a full history
+      local pos = (n - #h) + (x - 1)
+      weighted = weighted + 0.75 + (pos - 1) * 0.5 / math.max(1, n - 2)
+      changes = changes + 1
+    end
+  end
+  local pct = weighted * 100 / (n - 1)
+  local was = st.flap == true
+  local now_flapping = was
+  if not was and pct > c.flap.high then now_flapping = true end
+  if was and pct < c.flap.low then now_flapping = false end
+  if now_flapping ~= was then
+    table.insert(transitions, {kind = "flapping", name = c.name, firing = now_flapping, value = pct,
+      changes = changes, n = #h})
+    st.flap = now_flapping or nil
+  end
+end
+
 local function watchdog()
   local prev = tonumber(redis.call("GET", req.tick_key))
   if prev and prev >= NOW then return end -- an older run finishing late changes nothing
@@ -147,6 +179,7 @@ for _, c in ipairs(req.checks) do
     availability(c, st)
     latency(c, st)
     uptime(c, st)
+    flapping(c, st)
     if c.suspect then
       redis.call("SADD", ck("suspects"), c.name)
     else
