@@ -6,19 +6,25 @@
 # make rule-dry-run  evaluate one metric rule now (ARGS=HighErrorRate)
 # make demo-app  only the demo app make dev watches (ARGS=3001)
 #
-# Works on a fresh clone: creates .venv and installs requirements-dev.txt, again
-# only when a requirements file changes (the stamp file names their hash).
+# Works on a fresh clone: creates .venv (Python 3.11) and installs requirements-dev.txt,
+# and .venv312 (Python 3.12, what Vercel runs: .python-version) with requirements.txt and
+# Vercel's own runtime (requirements-vercel.txt) for tests/test_vercel_runtime.py; again
+# only when a requirements file changes (the stamp files name their hash).
 
-PYTHON3 ?= python3
-VENV    := .venv
-PY      := $(VENV)/bin/python
-REQS    := requirements.txt requirements-dev.txt
-STAMP   := $(VENV)/.installed-$(shell cat $(REQS) | sha256sum | cut -c1-16)
-ARGS    ?=
+PYTHON3   ?= $(shell scripts/find_python.sh 3.11 2>/dev/null || echo python3)
+PYTHON312 ?= $(shell scripts/find_python.sh 3.12 2>/dev/null)
+VENV      := .venv
+PY        := $(VENV)/bin/python
+REQS      := requirements.txt requirements-dev.txt
+STAMP     := $(VENV)/.installed-$(shell cat $(REQS) | sha256sum | cut -c1-16)
+VENV312   := .venv312
+REQS312   := requirements.txt requirements-vercel.txt
+STAMP312  := $(VENV312)/.installed-$(shell cat $(REQS312) | sha256sum | cut -c1-16)
+ARGS      ?=
 
 .PHONY: dev test bench validate setup test-alert rule-dry-run demo-app
 
-setup: $(STAMP)
+setup: $(STAMP) $(STAMP312)
 
 $(PY):
 	$(PYTHON3) -m venv $(VENV)
@@ -28,10 +34,19 @@ $(STAMP): $(REQS) | $(PY)
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+$(VENV312)/bin/python:
+	@test -n "$(PYTHON312)" || { scripts/find_python.sh 3.12; exit 1; }
+	$(PYTHON312) -m venv $(VENV312)
+
+$(STAMP312): $(REQS312) | $(VENV312)/bin/python
+	$(VENV312)/bin/python -m pip install --quiet -r requirements.txt -r requirements-vercel.txt
+	rm -f $(VENV312)/.installed-*
+	touch $@
+
 dev: $(STAMP)
 	@$(PY) scripts/dev.py --demo $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) $(STAMP312)
 	@bash .ci/oracles
 	$(VENV)/bin/ruff check .
 	@# pytest exits 5 when it collected no tests: that is a failure too, and says so.
@@ -39,7 +54,7 @@ test: $(STAMP)
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	  exit $$rc
 
-bench: $(STAMP)
+bench: $(STAMP) $(STAMP312)
 	$(PY) scripts/bench.py $(ARGS)
 
 validate: $(STAMP)
