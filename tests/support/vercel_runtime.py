@@ -12,6 +12,12 @@ VERCEL_DEV_ENTRY_ABS (the file), VERCEL_DEV_FRAMEWORK, VERCEL_DEV_VARIABLE_NAME
 prints the one it bound ("Running on http://127.0.0.1:N"), read from its output.
 The child gets only the environment given (plus PATH and HOME), so a test says
 exactly what the deployment would have.
+
+One thing differs from `main()`: the server runs without werkzeug's reloader. It
+restats every .py and .pyc under the repo each second and restarts the server
+(dropping requests in flight) when one changes, which other tests and `make bench`
+do; everything else (`dev.wsgi_app`: internal headers, deadline, wait_until
+collector around each request) is the runtime's own code.
 """
 
 from __future__ import annotations
@@ -28,6 +34,16 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV312 = ROOT / ".venv312"
 PYTHON312 = VENV312 / "bin" / "python"
 START_TIMEOUT_S = 60.0  # a cold import of the whole stack on a busy 2-core machine
+_SERVE = """
+import os
+from vercel_runtime import dev
+from vercel_runtime._vendor.werkzeug.serving import run_simple
+if dev._wsgi_user_app is None:
+    dev.main()  # ASGI: the runtime's own uvicorn path
+else:
+    dev._setup_server_log_routing("werkzeug")
+    run_simple("127.0.0.1", int(os.environ["PORT"]), dev.wsgi_app, use_reloader=False, threaded=True)
+"""
 _RUNNING = re.compile(r"Running on http://127\.0\.0\.1:(\d+)")
 
 
@@ -74,9 +90,9 @@ class VercelRuntime:
 
     def start(self) -> VercelRuntime:
         self._proc = subprocess.Popen(
-            [str(python312()), "-u", "-c", "from vercel_runtime.dev import main; main()"],
+            [str(python312()), "-u", "-c", _SERVE],
             cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True,  # its own process group: the reloader's child goes with it
+            start_new_session=True,  # its own process group, stopped as one
         )
         threading.Thread(target=self._read, daemon=True).start()
         if not self._ready.wait(START_TIMEOUT_S) or not self.port:
