@@ -128,7 +128,8 @@ def test_sentry_webhook_is_verified_over_its_raw_bytes(deployment: Deployment) -
 
 
 def test_vercel_webhook_is_verified_and_opens_an_incident(deployment: Deployment) -> None:
-    raw = (FIX / "vercel" / "deployment_error_production.json").read_bytes()
+    event = json.loads((FIX / "vercel" / "deployment_error_production.json").read_text())
+    raw = json.dumps({**event, "createdAt": int(clock.now() * 1000)}, indent=1).encode()  # fresh: no replay
     sig = hmac.new(SECRETS["VERCEL_WEBHOOK_SECRET"].encode(), raw, hashlib.sha1).hexdigest()
     headers = {"Content-Type": "application/json", "x-vercel-signature": sig}
     r = deployment.post("/api/webhooks/vercel", content=raw, headers=headers)
