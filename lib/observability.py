@@ -7,6 +7,12 @@ environment from Vercel's variables and enable only the httpx integration.
 The runbook samples traces and profiles at 10%. On Vercel nothing runs after
 the response, so every request flushes before it returns.
 
+The SDK is imported and initialised on the first event, not on the first request:
+importing it costs 130 ms with .pyc and 350 ms without (PLATFORM.md 0), which a
+webhook's cold start would pay before answering a 401. Events are only ever sent
+through `capture` and `message`, so nothing is lost; the first event of an instance
+carries no breadcrumbs from before it.
+
 No secret reaches Sentry: frame local variables are off (they held the config's
 repr and the WSGI environ, with a check URL's password and SMTP_URL's), and
 `scrub` runs on every event, transaction and breadcrumb: URL credentials and
@@ -25,7 +31,7 @@ from typing import Any
 
 REDACTED = "[redacted]"
 _lock = threading.Lock()
-_state: dict[str, Any] = {"init": False, "enabled": False}
+_state: dict[str, Any] = {"init": False, "enabled": False, "sdk": None}
 _secrets: set[str] = set()
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@'\"<>]+@")
 _QUERY = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s'\"<>?#]*\?)[^\s'\"<>#]+")
@@ -94,64 +100,69 @@ def _before_breadcrumb(crumb: Any, hint: Any) -> Any:
 
 
 def init() -> bool:
-    if _state["init"]:
-        return bool(_state["enabled"])
-    with _lock:
-        if _state["init"]:
-            return bool(_state["enabled"])
+    """Whether Sentry is configured (SENTRY_DSN). Cheap: the SDK waits for an event."""
+    if not _state["init"]:
+        _state["enabled"] = bool(os.environ.get("SENTRY_DSN", "").strip())
         _state["init"] = True
-        dsn = os.environ.get("SENTRY_DSN", "").strip()
-        if not dsn:
-            return False
-        import sentry_sdk
-        from sentry_sdk.integrations.httpx import HttpxIntegration
+    return bool(_state["enabled"])
 
-        register_secrets(_environ_secrets())
-        sentry_sdk.init(
-            dsn=dsn,
-            release=os.environ.get("VERCEL_GIT_COMMIT_SHA") or "dev",
-            environment=os.environ.get("VERCEL_ENV") or "development",
-            auto_enabling_integrations=False,
-            integrations=[HttpxIntegration()],
-            traces_sample_rate=0.1,
-            profiles_sample_rate=0.1,
-            send_default_pii=False,
-            include_local_variables=False,
-            max_request_body_size="never",
-            before_send=_before_send,
-            before_send_transaction=_before_send,
-            before_breadcrumb=_before_breadcrumb,
-            shutdown_timeout=2,
-        )
-        _state["enabled"] = True
-        return True
+
+def _sdk() -> Any:
+    """sentry_sdk, initialised once per instance; None without a DSN."""
+    if not init():
+        return None
+    if _state["sdk"] is None:
+        with _lock:
+            if _state["sdk"] is None:
+                _state["sdk"] = _start(os.environ.get("SENTRY_DSN", "").strip())
+    return _state["sdk"]
+
+
+def _start(dsn: str) -> Any:
+    import sentry_sdk
+    from sentry_sdk.integrations.httpx import HttpxIntegration
+
+    register_secrets(_environ_secrets())
+    sentry_sdk.init(
+        dsn=dsn,
+        release=os.environ.get("VERCEL_GIT_COMMIT_SHA") or "dev",
+        environment=os.environ.get("VERCEL_ENV") or "development",
+        auto_enabling_integrations=False,
+        integrations=[HttpxIntegration()],
+        traces_sample_rate=0.1,
+        profiles_sample_rate=0.1,
+        send_default_pii=False,
+        include_local_variables=False,
+        max_request_body_size="never",
+        before_send=_before_send,
+        before_send_transaction=_before_send,
+        before_breadcrumb=_before_breadcrumb,
+        shutdown_timeout=2,
+    )
+    return sentry_sdk
 
 
 def capture(exc: BaseException) -> None:
-    if _state["enabled"]:
-        import sentry_sdk
-
-        sentry_sdk.capture_exception(exc)
+    sdk = _sdk()
+    if sdk is not None:
+        sdk.capture_exception(exc)
 
 
 def message(text: str, level: str = "error", **context: object) -> None:
-    if _state["enabled"]:
-        import sentry_sdk
-
-        with sentry_sdk.new_scope() as scope:
+    sdk = _sdk()
+    if sdk is not None:
+        with sdk.new_scope() as scope:
             for k, v in context.items():
                 scope.set_extra(k, v)
-            sentry_sdk.capture_message(text, level=level)  # type: ignore[arg-type]
+            sdk.capture_message(text, level=level)
 
 
 def flush(timeout: float = 2.0) -> None:
-    if _state["enabled"]:
-        import sentry_sdk
-
-        sentry_sdk.flush(timeout=timeout)
+    sdk = _state["sdk"]
+    if sdk is not None:  # nothing was captured in this instance: nothing to send
+        sdk.flush(timeout=timeout)
 
 
 def reset_for_tests() -> None:
-    _state["init"] = False
-    _state["enabled"] = False
+    _state.update(init=False, enabled=False, sdk=None)
     _secrets.clear()

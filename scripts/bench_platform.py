@@ -1,0 +1,104 @@
+"""Benchmark sections about what the platform bills: cold start and Redis commands.
+Registered into scripts/bench.py's SECTIONS on import.
+
+Cold start is measured in Vercel's interpreter (`.venv312`, Python 3.12, which
+`make bench` creates): process start to the first answer of the Sentry webhook
+(config loaded, signature checked, answer 401), against a bare WSGI app that
+imports httpx, each in a fresh process, with `.pyc` files and without (a default
+Vercel cold start compiles every module outside the standard library).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from bench import _NO_PYC, ROOT, Row, section
+
+PYTHON312 = ROOT / ".venv312" / "bin" / "python"
+
+# Runs in the fresh interpreter: import the entry point, answer one request, print the status.
+_ANSWER = """
+import importlib, io
+app = importlib.import_module({module!r}).app
+body = b'{{"action":"created","data":{{}}}}'
+environ = {{"REQUEST_METHOD": "POST", "PATH_INFO": "/api/webhooks/sentry", "QUERY_STRING": "",
+            "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body),
+            "HTTP_SENTRY_HOOK_RESOURCE": "issue", "HTTP_SENTRY_HOOK_SIGNATURE": "0" * 64}}
+status = []
+b"".join(app(environ, lambda s, h, exc=None: status.append(s)))
+print(status[0], flush=True)
+"""
+
+_BARE = """import httpx  # noqa: F401 - what every real function pays at least
+
+
+def app(environ, start_response):
+    start_response("401 Unauthorized", [("Content-Type", "application/json")])
+    return [b'{"error":"bad or missing signature"}']
+"""
+
+
+def _first_answer_ms(python: str, module: str, env: dict[str, str], pyc: bool) -> tuple[float, str]:
+    code = _ANSWER.format(module=module)
+    if not pyc:
+        code = _NO_PYC.replace("{stmt}", code).replace("print((time.perf_counter() - t) * 1000)", "")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([python, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    status = proc.stdout.readline().strip()
+    elapsed = (time.perf_counter() - t0) * 1000
+    _, err = proc.communicate()
+    if not status:
+        raise RuntimeError(f"{module} gave no answer:\n{err}")
+    return elapsed, status
+
+
+def coldstart_env(bare_dir: str, bridge_url: str, token: str, prefix: str) -> dict[str, str]:
+    """What a deployment sets: the shipped config, Upstash, a Sentry DSN, the client secret."""
+    return {
+        "PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/"),
+        "PYTHONPATH": bare_dir, "MONITORING_CONFIG": str(ROOT / "monitoring.yaml"),
+        "UPSTASH_REDIS_REST_URL": bridge_url, "UPSTASH_REDIS_REST_TOKEN": token, "VIGIL_KEY_PREFIX": prefix,
+        "SENTRY_DSN": "http://public@127.0.0.1:9/1", "SENTRY_CLIENT_SECRET": "bench-client-secret",
+        "PYTHONDONTWRITEBYTECODE": "1",  # Vercel's read-only bundle: nothing compiled is kept
+    }
+
+
+@section("coldstart", "Cold start: process start to the Sentry webhook's first answer (401), Python 3.12")
+def coldstart(args: argparse.Namespace) -> list[Row]:
+    from lib.store.redis_backend import RedisStore
+    from tests.support.redis_server import RedisServer
+    from tests.support.upstash_bridge import UpstashBridge
+
+    python = str(PYTHON312) if PYTHON312.exists() else sys.executable
+    runs = max(args.runs, 5)
+    server, prefix = RedisServer(), f"vigil-bench-{uuid.uuid4().hex[:8]}:"
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as bare_dir, UpstashBridge(server.url) as bridge:
+        Path(bare_dir, "bare_httpx_app.py").write_text(_BARE)
+        env = coldstart_env(bare_dir, bridge.url, bridge.token, prefix)
+        for pyc in (True, False):
+            if pyc:  # write the .pyc files once, as a precompiled bundle would ship them
+                subprocess.run([python, "-m", "compileall", "-q", str(ROOT / "lib"), str(ROOT / "api"), bare_dir],
+                               check=False, capture_output=True)
+            label = "with .pyc" if pyc else "no .pyc (Vercel's default)"
+            medians = {}
+            for module in ("bare_httpx_app", "api.webhooks.sentry"):
+                times, statuses = zip(*(_first_answer_ms(python, module, env, pyc) for _ in range(runs)), strict=True)
+                medians[module] = statistics.median(times)
+                rows.append(Row(f"{label}: {module}", round(medians[module]), "ms",
+                                f"median of {runs}, {sorted(set(statuses))[0]}"))
+            ratio = medians["api.webhooks.sentry"] / medians["bare_httpx_app"]
+            rows.append(Row(f"{label}: ratio", round(ratio, 2), "x", "goal: at most 2x the bare httpx app"))
+    RedisStore.from_url(server.url, prefix=prefix).delete_prefix()
+    server.stop()
+    return rows
