@@ -19,6 +19,7 @@ class Env(BaseModel):
 
     config_path: str = "monitoring.yaml"
     public_base_url: str = "http://localhost:3000"
+    deployment_url: str | None = None  # VERCEL_URL: this deployment's own host
     cron_secret: SecretStr | None = None
     ack_signing_secret: SecretStr | None = None
     upstash_url: str | None = None
@@ -54,12 +55,16 @@ class Env(BaseModel):
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Env:
         e = os.environ if environ is None else environ
         vercel_url = e.get("VERCEL_URL", "").strip()
+        production = e.get("VERCEL_PROJECT_PRODUCTION_URL", "").strip()
+        # Links people tap: the production domain, never the per-deployment URL, which
+        # Vercel's default Standard Deployment Protection puts behind a Vercel login.
         base = e.get("PUBLIC_BASE_URL", "").strip() or (
-            f"https://{vercel_url}" if vercel_url else "http://localhost:3000"
+            f"https://{production}" if production else f"https://{vercel_url}" if vercel_url else "http://localhost:3000"
         )
         return cls(
             config_path=e.get("MONITORING_CONFIG", "").strip() or "monitoring.yaml",
             public_base_url=base.rstrip("/"),
+            deployment_url=vercel_url or None,
             cron_secret=_secret(e, "CRON_SECRET"),
             ack_signing_secret=_secret(e, "ACK_SIGNING_SECRET"),
             upstash_url=(e.get("UPSTASH_REDIS_REST_URL") or e.get("KV_REST_API_URL") or "").strip().rstrip("/")
@@ -109,6 +114,14 @@ class Env(BaseModel):
             "sms": bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from),
             "call": bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from),
         }
+
+    def links_warning(self) -> str | None:
+        """Why the links in messages may not open for the person who taps them, if they may not."""
+        host = urlsplit(self.public_base_url).hostname or ""
+        if self.deployment_url and host == self.deployment_url.split(":")[0]:
+            return (f"links in messages point at this deployment's URL ({host}), which Vercel's Deployment "
+                    "Protection puts behind a login: set PUBLIC_BASE_URL to the production domain")
+        return None
 
     def describe_store(self) -> str:
         """Where the store is, without credentials."""

@@ -68,6 +68,9 @@ def report(store: Store, env: Env, now: float, settings: Settings | None = None)
         "time": clock.iso(now),
     }
     reasons: list[str] = []
+    warnings = [w for w in (env.links_warning(),) if w]
+    if warnings:  # things Vigil cannot fix itself, that do not make it unhealthy
+        body["warnings"] = warnings
     if not ok:
         body["status"] = "down"
         body["database"] = "unknown" if env.supabase_url else "disabled"
