@@ -11,6 +11,11 @@ is no incident to document: it gets no postmortem reminder.
 When `make dev` is running here (it leaves .vigil/dev-server.json), the alert is
 sent by that server (POST /__dev/test-alert): its config, its clock (fake or
 not), its store and its console, so the ack link it prints works there.
+
+A delivery that fails prints the vendor's answer, and for Twilio what its error
+code means (trial accounts, unverified numbers); the exit status is 1 when one failed.
+Against production, with its variables and without writing them to a file:
+    vercel env run -e production -- .venv/bin/python scripts/send_test_alert.py --severity P0 --resolve
 """
 
 from __future__ import annotations
@@ -25,10 +30,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lib import clock, runtime
+from lib.channels.twilio_errors import explain
 from lib.config import ConfigError
-from lib.incidents import dispatch
+from lib.incidents import dispatch, engine, events
 from lib.incidents.messages import links_for
-from lib.models import Severity, Signal
+from lib.models import Delivery, Send, Severity, Signal
 from lib.runtime import Runtime
 
 DEV_SERVER_FILE = "dev-server.json"  # written by scripts/dev.py while it runs
@@ -36,17 +42,32 @@ DEV_SERVER_FILE = "dev-server.json"  # written by scripts/dev.py while it runs
 
 def fire(rt: Runtime, severity: str, title: str, resolve: bool, now: float) -> list[str]:
     """Send the test alert at `now` (and resolve it); the lines saying what went where."""
+    return fire_counted(rt, severity, title, resolve, now)[0]
+
+
+def fire_counted(rt: Runtime, severity: str, title: str, resolve: bool, now: float) -> tuple[list[str], int]:
+    """`fire`, and how many configured deliveries failed."""
     signal = Signal(
         key=f"test:{severity}", severity=Severity(severity), title=title, source="test",
         summary="A test alert sent with scripts/send_test_alert.py; nothing is wrong.",
     )
     channels = rt.env.channels()
-    (decision,) = dispatch.handle(rt, [signal], now, deadline=10.0)
+    # dispatch.handle's steps, keeping each delivery's outcome to print.
+    (decision,) = engine.apply_many(rt.store, rt.config, [signal], now)
+    events.decided(decision, now)
     inc = decision.incident
+    outcomes = dispatch.send_all(rt, decision.sends, {inc.id: inc}, now, 10.0) if decision.sends and inc else []
     out = [f"{decision.reason.value} {inc.ref if inc else ''} ({severity})"]
-    for send in decision.sends:
-        where = "sent" if channels.get(send.channel) else "console (not configured)"
-        out.append(f"  {send.channel:<6} -> {send.address:<28} {where}")
+    failed = 0
+    for send, delivery in outcomes:
+        out.append(f"  {send.channel:<6} -> {send.address:<28} {_outcome(send, delivery, channels)}")
+        if channels.get(send.channel) and not delivery.ok:
+            failed += 1
+            meaning = explain(delivery.detail) if send.channel in ("sms", "call") else None
+            out += [f"           {meaning}"] if meaning else []
+    if any(s.channel == "sms" and d.ok and channels.get("sms") for s, d in outcomes):
+        out.append("  sms: Twilio accepted it; whether a US carrier delivered it shows in Console → Monitor → Logs "
+                   "(30034: unregistered 10DLC number, 30032: unverified toll-free number; README, Twilio)")
     if inc is not None and decision.sends:
         ack = links_for(rt.env, inc, "", now, rt.config.settings.ack_link_ttl)["ack"]
         out.append(f"  ack: {ack}" if ack else "  ack: (ACK_SIGNING_SECRET unset: no links)")
@@ -55,7 +76,15 @@ def fire(rt: Runtime, severity: str, title: str, resolve: bool, now: float) -> l
     if resolve:
         (closed,) = dispatch.handle(rt, [signal.model_copy(update={"status": "resolved"})], now, deadline=10.0)
         out.append(f"{closed.reason.value} {closed.incident.ref if closed.incident else ''}")
-    return out
+    return out, failed
+
+
+def _outcome(send: Send, delivery: Delivery, channels: dict[str, bool]) -> str:
+    if not channels.get(send.channel):
+        return "console (not configured)"
+    if delivery.ok:
+        return "sent"
+    return f"FAILED: {delivery.detail}" + (" (will be retried)" if delivery.retryable else "")
 
 
 def running_dev_server() -> str | None:
@@ -102,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print("\n".join(exc.report()), file=sys.stderr)
         return 2
-    print("\n".join(fire(rt, args.severity, args.title, args.resolve, clock.now())))
-    return 0
+    lines, failed = fire_counted(rt, args.severity, args.title, args.resolve, clock.now())
+    print("\n".join(lines))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
