@@ -1,6 +1,6 @@
 """Fire a test alert through the configured channels and print what went where.
 
-    make test-alert                                  # P3: Slack only, by the runbook's routing
+    make test-alert                                  # P3: Slack only, by the default routing
     make test-alert ARGS="--severity P0 --resolve"   # .venv/bin/python scripts/send_test_alert.py ...
 
 It goes the one way every signal goes (incidents.apply, then the notifiers), under

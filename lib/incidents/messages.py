@@ -49,7 +49,7 @@ def render(env: Env, config: Config, incident: Incident, send: Send, now: float)
         summary = (
             # No "Postmortem due:" here: every channel's headline already says it.
             f"This {incident.severity.value} incident was resolved without a postmortem. "
-            f"The runbook asks for every incident to be documented within 24 hours."
+            f"Every P0 and P1 incident is documented within 24 hours (docs/policy.md)."
             + (f" Attach it here: {links['postmortem']}" if links["postmortem"] else "")
         )
     escalation = None
