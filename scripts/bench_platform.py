@@ -102,3 +102,26 @@ def coldstart(args: argparse.Namespace) -> list[Row]:
     RedisStore.from_url(server.url, prefix=prefix).delete_prefix()
     server.stop()
     return rows
+
+
+@section("quiet", "Redis commands of a quiet minute (every cron of vercel.json as scheduled; Upstash bills each)")
+def quiet(args: argparse.Namespace) -> list[Row]:
+    from lib.store.redis_backend import RedisStore
+    from tests.support.quiet_minute import quiet_world
+    from tests.support.redis_server import RedisServer
+
+    server, rows = RedisServer(), []
+    for shipped, label in ((False, "1 healthy check + 2 steady rules"), (True, "shipped monitoring.yaml")):
+        store = RedisStore.from_url(server.url, prefix=f"vigil-bench-{uuid.uuid4().hex[:8]}:")
+        try:
+            with quiet_world(store, shipped=shipped) as q:
+                q.run(minutes=6)
+                cost = q.measure(minutes=30)
+        finally:
+            store.delete_prefix()
+            store.close()
+        jobs = ", ".join(f"{job} {n}" for job, n in cost["by_job"].items())
+        rows.append(Row(f"{label}: per minute", cost["commands"], "commands", f"goal <= 3; {jobs}"))
+        rows.append(Row(f"{label}: per month", f"{cost['per_month']:,}", "commands", "free tier: 500,000"))
+    server.stop()
+    return rows

@@ -56,7 +56,17 @@ class Claim:
 
 def claim(store: Store, now: float) -> Claim:
     """Claim this minute slot (round trip 1)."""
-    out = store.run_json(CLAIM, [], [store.prefix, now, slot_of(now), CLAIM_TTL]) or {}
+    return claimed(store.run_json(CLAIM, [], claim_args(store, now)))
+
+
+def claim_args(store: Store, now: float) -> list[Any]:
+    """CLAIM's ARGV (for `Store.run_all`, which runs it with other scripts in one command)."""
+    return [store.prefix, now, slot_of(now), CLAIM_TTL]
+
+
+def claimed(raw: Any) -> Claim:
+    """CLAIM's answer as a Claim."""
+    out = raw if isinstance(raw, dict) else {}
     suspects = out.get("suspects") or []
     last = out.get("last")
     return Claim(bool(out.get("claimed")), frozenset(suspects if isinstance(suspects, list) else []),
@@ -104,6 +114,11 @@ def _item(check: Check, result: CheckResult) -> dict[str, Any]:
 
 def record(store: Store, config: Config, results: list[CheckResult], now: float) -> Recorded:
     """Write one run's results (one round trip) and return the transitions it caused."""
+    return recorded(store.run_json(RECORD, [], record_args(store, config, results, now)))
+
+
+def record_args(store: Store, config: Config, results: list[CheckResult], now: float) -> list[Any]:
+    """RECORD's ARGV for one run's results."""
     slot = slot_of(now)
     by_name = {c.name: c for c in config.checks}
     items = [_item(by_name[r.name], r) for r in results if r.name in by_name and not r.skipped]
@@ -121,7 +136,12 @@ def record(store: Store, config: Config, results: list[CheckResult], now: float)
         "gap_slots": max(1, math.ceil(config.settings.watchdog_gap / 60)),
         "checks": items,
     }
-    out = store.run_json(RECORD, [], [store.prefix, now, json.dumps(payload, separators=(",", ":"))])
+    return [store.prefix, now, json.dumps(payload, separators=(",", ":"))]
+
+
+def recorded(raw: Any) -> Recorded:
+    """RECORD's answer: what was evaluated and the transitions it caused."""
+    out = raw if isinstance(raw, dict) else {}
     transitions = out.get("transitions") or []
     return Recorded(int(out.get("evaluated", 0)), int(out.get("stale", 0)), list(transitions))
 

@@ -127,7 +127,11 @@ def handle(
 
 def run_escalations(rt: Runtime, now: float, deadline: float = CRON_DEADLINE) -> dict[str, Any]:
     """The escalation cron: claim due steps, retries and reminders, then deliver them."""
-    sw = engine.sweep(rt.store, rt.config, now)
+    return escalate(rt, engine.sweep(rt.store, rt.config, now), now, deadline)
+
+
+def escalate(rt: Runtime, sw: engine.Sweep, now: float, deadline: float = CRON_DEADLINE) -> dict[str, Any]:
+    """Deliver what a sweep claimed (run_escalations, or the minute cron's combined sweep)."""
     outcomes = send_all(rt, sw.sends, sw.incidents, now, deadline) if sw.sends else []
     released = handle(rt, sw.releases, now, deadline=deadline) if sw.releases else []
     return {

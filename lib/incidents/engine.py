@@ -186,7 +186,17 @@ class Sweep:
 
 def sweep(store: Store, config: Config, now: float, limit: int = 200) -> Sweep:
     """Claim what is due (escalation steps, retries, reminders): one round trip."""
-    raw = store.run_json(SWEEP, [], _argv(store, now, {"limit": limit}, config))
+    return swept(store.run_json(SWEEP, [], sweep_args(store, config, now, limit)))
+
+
+def sweep_args(store: Store, config: Config, now: float, limit: int = 200) -> list[Any]:
+    """SWEEP's ARGV (for `Store.run_all`, with other scripts in one command)."""
+    return _argv(store, now, {"limit": limit}, config)
+
+
+def swept(raw: Any) -> Sweep:
+    """SWEEP's answer as a Sweep."""
+    raw = raw if isinstance(raw, dict) else {}
     incs = raw.get("incidents") or {}
     return Sweep(
         sends=_sends(raw.get("sends")),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lib import clock, http, runtime
@@ -98,11 +98,19 @@ def run(rt: Runtime, now: float, environ: Mapping[str, str], deadline: float | N
     }
 
 
-def handle(req: Request) -> Response:
-    rt = runtime.get()
-    require_cron(req, rt.env)
-    try:
-        # The process environment supplies "${VAR}" header values (tokens stay out of the config).
-        return json_response(run(rt, clock.now(), os.environ))
-    except StoreUnavailable as exc:
-        raise HTTPError(503, "store unavailable", detail=str(exc)) from None
+def serve(run: Callable[[Runtime, float, Mapping[str, str]], dict[str, Any]]) -> Callable[[Request], Response]:
+    """The cron handler around `run(rt, now, environ)`: bearer, then the run's summary (503: store down)."""
+
+    def handle(req: Request) -> Response:
+        rt = runtime.get()
+        require_cron(req, rt.env)
+        try:
+            # The process environment supplies "${VAR}" header values (tokens stay out of the config).
+            return json_response(run(rt, clock.now(), os.environ))
+        except StoreUnavailable as exc:
+            raise HTTPError(503, "store unavailable", detail=str(exc)) from None
+
+    return handle
+
+
+handle = serve(run)

@@ -71,13 +71,27 @@ class Run:
         }
 
 
-def begin(store: Store, now: float, slot: int, keep: dict[str, int], logs: bool = False) -> dict[str, Any]:
-    raw = store.run_json(BEGIN, [], [store.prefix, now, slot, json.dumps({"keep": keep or {}, "logs": logs})])
+def begin_args(store: Store, rules: list[Rule], now: float, logs: bool = False) -> list[Any]:
+    """BEGIN's ARGV for a run at `now` (for `Store.run_all`, with other scripts in one command)."""
+    slot, keep = slot_of(now), keep_of(rules)
+    keeps = {g: int(slot - s - 60) for g, s in keep.secs.items()}
+    return [store.prefix, now, slot, json.dumps({"keep": keeps, "logs": logs})]
+
+
+def begun(raw: Any) -> dict[str, Any]:
+    """BEGIN's answer; not claimed when it gave none."""
     return raw if isinstance(raw, dict) else {"claimed": False}
 
 
 def commit(store: Store, slot: int, payload: dict[str, Any]) -> bool:
-    raw = store.run_json(COMMIT, [], [store.prefix, slot, json.dumps(payload, separators=(",", ":"))])
+    return committed(store.run_json(COMMIT, [], commit_args(store, slot, payload)))
+
+
+def commit_args(store: Store, slot: int, payload: dict[str, Any]) -> list[Any]:
+    return [store.prefix, slot, json.dumps(payload, separators=(",", ":"))]
+
+
+def committed(raw: Any) -> bool:
     return bool(isinstance(raw, dict) and raw.get("committed"))
 
 
@@ -112,19 +126,27 @@ def run(
     """One cron run over every rule: at most two round trips whatever the number of rules.
     `logs`: also ask (in round trip 1) whether the log rules have counts to evaluate."""
     start_rt, slot = store.round_trips, slot_of(now)
-    keep = keep_of(rules)
-    got = begin(store, now, slot, {g: int(slot - s - 60) for g, s in keep.secs.items()}, logs)
+    got = begun(store.run_json(BEGIN, [], begin_args(store, rules, now, logs)))
     if not got.get("claimed"):
         return Run(claimed=False, round_trips=store.round_trips - start_rt)
-    scrapes = src.scrapes_of(rules)
-    pages = (fetch or _default_fetch)(scrapes, src.wanted_names(rules), environ)
-    out = Run(logs_active=bool(got.get("logs")))
-    payload = _evaluate(rules, scrapes, pages, got, slot, keep, out)
+    out, payload = evaluate(rules, got, scrape(rules, environ, fetch), now)
     out.committed = commit(store, slot, payload)
     if not out.committed:
         out.signals = []
     out.round_trips = store.round_trips - start_rt
     return out
+
+
+def scrape(rules: list[Rule], environ: Mapping[str, str], fetch: Fetch | None = None) -> dict[str, src.Page]:
+    """Every scrape URL of `rules`, once each, concurrently."""
+    return (fetch or _default_fetch)(src.scrapes_of(rules), src.wanted_names(rules), environ)
+
+
+def evaluate(rules: list[Rule], got: dict[str, Any], pages: dict[str, src.Page], now: float) -> tuple[Run, dict[str, Any]]:
+    """Every rule over the scraped pages and what BEGIN read: the Run, and COMMIT's payload."""
+    out = Run(logs_active=bool(got.get("logs")))
+    payload = _evaluate(rules, src.scrapes_of(rules), pages, got, slot_of(now), keep_of(rules), out)
+    return out, payload
 
 
 def _evaluate(
