@@ -48,6 +48,10 @@ class Signal(BaseModel):
     # Dedup identity of the delivery itself (Sentry Request-ID, Vercel envelope id):
     # the same delivery twice changes nothing.
     delivery_id: str | None = Field(default=None, max_length=200)
+    # When the source last saw the problem, signed inside the body (Sentry: the issue's
+    # lastSeen or the event's time). A resolve whose evidence is older than the open
+    # incident's is stale (a replayed recording) and resolves nothing.
+    evidence_at: float | None = None
     # A target that was muted by inhibition and still fires once its source resolved
     # (lib.incidents.inhibit): applied only while it is still held as muted.
     release: bool = False

@@ -96,3 +96,24 @@ def test_a_vercel_delivery_older_than_its_seen_key_is_refused(redis_store: Store
         assert r.status_code == 400 and "replay" in r.json()["error"]
         assert len(redis_store.call("ZRANGE", redis_store.key("open"), 0, -1)) == 0
         assert [p["text"] for p in w.slack.posts].count(w.slack.posts[0]["text"]) == 1  # paged once
+
+
+def test_a_sentry_resolve_replayed_after_its_seen_key_expired_resolves_nothing(redis_store: Store) -> None:
+    """Past 24 h the engine no longer remembers the delivery, and the timestamp can be
+    forged; the body's own `lastSeen` cannot: a resolve that saw the issue last before
+    the open incident's evidence is stale."""
+    with world(redis_store) as w:
+        sentry_deliver(w, recorded("issue_created.json"), w.now)
+        resolve = recorded("issue_resolved.json")
+        assert reasons(sentry_deliver(w, resolve, w.now)) == ["RESOLVED"]
+        w.advance(3 * 86400)
+        assert reasons(sentry_deliver(w, recorded("issue_unresolved_regressed.json"), w.now)) == ["OPENED"]
+        for key in redis_store.call("KEYS", redis_store.key("seen", "*")):
+            redis_store.call("DEL", key)  # what Redis has done by now
+        replay = sentry_deliver(w, resolve, w.now)
+        assert reasons(replay) == ["NOT_OPEN"] and "stale" in replay.json()["decisions"][0]["detail"]
+        assert len(redis_store.call("ZRANGE", redis_store.key("open"), 0, -1)) == 1
+        # Sentry's real resolve of the regression saw the issue last at or after it: it resolves.
+        fresh = json.loads(resolve)
+        fresh["data"]["issue"]["lastSeen"] = "2019-08-20T09:12:44.000000Z"
+        assert reasons(sentry_deliver(w, json.dumps(fresh, separators=(",", ":")).encode(), w.now)) == ["RESOLVED"]

@@ -195,6 +195,7 @@ def _issue(action: str, data: _Data, cfg: SentrySource, delivery: str | None) ->
             },
             links={"source": link},
             occurred_at=seen if firing else None,  # a workflow event carries no time of its own
+            evidence_at=seen,  # lastSeen, inside the signed body: a replayed resolve is stale
             delivery_id=delivery,
         )
     ]
@@ -248,6 +249,7 @@ def _event_alert(action: str, data: _Data, cfg: SentrySource, delivery: str | No
             },
             links={"source": link},
             occurred_at=epoch(event.get("timestamp")) or iso_time(event.get("datetime")),
+            evidence_at=epoch(event.get("timestamp")) or iso_time(event.get("datetime")),
             delivery_id=delivery,
         )
     ]

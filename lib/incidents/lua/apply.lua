@@ -26,6 +26,19 @@ local function announce(inc, sig)
   return sends
 end
 
+-- The newest evidence (Signal.evidence_at) an incident has seen; see stale_resolve.
+local function note_evidence(inc, sig)
+  local at = tonumber(sig.evidence_at)
+  if at and (not tonumber(inc.evidence_at) or at > tonumber(inc.evidence_at)) then inc.evidence_at = at end
+end
+
+-- A resolve that saw the problem last before the open incident's own evidence is a
+-- replayed recording (Sentry signs neither timestamp nor Request-ID): it resolves nothing.
+local function stale_resolve(inc, sig)
+  local at, have = tonumber(sig.evidence_at), tonumber(inc.evidence_at)
+  return at and have and at + 1 < have
+end
+
 local function open_new(sig)
   redis.call("SETNX", k("seq"), 1000) -- ids start at #1001
   local id = tostring(redis.call("INCR", k("seq")))
@@ -36,6 +49,7 @@ local function open_new(sig)
     occurrences = 1, escalation = sig.escalation, steps_done = {}, slack = {},
     notified = {}, deploy = recent_deploy()
   }
+  note_evidence(inc, sig)
   local sends = announce(inc, sig)
   save_incident(inc)
   redis.call("SET", k("key", sig.key), id)
@@ -94,6 +108,7 @@ local function fire(sig)
     return open_new(sig)
   end
   inc.last_seen = NOW
+  note_evidence(inc, sig)
   inc.occurrences = (inc.occurrences or 1) + 1
   if sig.summary and sig.summary ~= "" then inc.summary = sig.summary end
   if RANK[sig.severity] < RANK[inc.severity] then
@@ -104,6 +119,11 @@ local function fire(sig)
 end
 
 local function resolve(sig)
+  local current = redis.call("GET", k("key", sig.key))
+  local open = current and load_incident(current)
+  if open and open.status ~= "resolved" and stale_resolve(open, sig) then
+    return {reason = "NOT_OPEN", detail = "stale: the source saw it last before this incident began"}
+  end
   inhibit_forget(sig)
   inhibit_resolve(sig)
   local id = redis.call("GET", k("key", sig.key))
