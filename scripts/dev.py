@@ -265,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
         if demo is not None:
             demo.close()
         return 2
+    stop = threading.Event()  # before the store opens: a signal from here on still closes it
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     store = open_store(env)
     resumed = start_clock(args.fake_clock, store, notes)
     if demo is not None:
@@ -289,9 +292,6 @@ def main(argv: list[str] | None = None) -> int:
     print(banner(args, env, config, jobs, router, notes, resumed), flush=True)
     announced = announce(f"http://{args.host}:{args.port}")
 
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     serving.start()
     scheduler = Scheduler(crons) if crons is not None and not args.fake_clock else None

@@ -117,3 +117,21 @@ def test_the_embedded_redis_server_stops_with_the_dev_server_after_concurrent_re
     finally:
         for pid in redis_servers_in(tmp_path / ".vigil"):  # a failed run leaves no orphan behind
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_while_starting_still_stops_the_embedded_redis_server(
+    start: Any, tmp_path: Path, sig: int  # noqa: F811
+) -> None:
+    dev = start("--fake-clock", "--no-cron", embedded=True, ready=False)
+    folder = tmp_path / ".vigil"
+    try:
+        deadline = time.monotonic() + 20
+        while not redis_servers_in(folder) and time.monotonic() < deadline:
+            time.sleep(0.002)
+        assert redis_servers_in(folder), "".join(dev.err)
+        assert dev.stop(sig) == 0  # the moment its store exists, before it serves
+        assert redis_servers_in(folder) == []
+    finally:
+        for pid in redis_servers_in(folder):
+            os.kill(pid, signal.SIGKILL)
