@@ -211,17 +211,32 @@ class VercelSource(Strict):
 
 
 class AlertmanagerSource(Strict):
+    """Alertmanager's `severity` label -> Vigil severity (any case; `P0`..`P3` are read as is).
+    A value not in the table, or no label, gets `default` and is counted and logged."""
+
     severities: dict[str, Severity] = Field(
         default_factory=lambda: {
             "critical": Severity.P0,
+            "page": Severity.P0,
+            "emergency": Severity.P0,
+            "high": Severity.P1,
             "major": Severity.P1,
             "error": Severity.P1,
-            "minor": Severity.P2,
             "warning": Severity.P2,
+            "warn": Severity.P2,
+            "medium": Severity.P2,
+            "minor": Severity.P2,
+            "low": Severity.P3,
             "info": Severity.P3,
+            "informational": Severity.P3,
         }
     )
     default: Severity = Severity.P2
+
+    @field_validator("severities", mode="before")
+    @classmethod
+    def _lower(cls, v: object) -> object:
+        return {str(k).lower(): sev for k, sev in v.items()} if isinstance(v, dict) else v
 
 
 class Sources(Strict):

@@ -48,6 +48,8 @@ METRICS: dict[str, Metric] = {
         Metric("rule_scrapes", "counter", "Metric rule scrapes, by outcome (ok, failed).", ("outcome",)),
         Metric("log_lines", "counter",
                "Log drain lines that reached Redis, by outcome (counted, duplicate, malformed, late).", ("outcome",)),
+        Metric("alert_severity_unmapped", "counter",
+               "Alertmanager alerts whose severity label is not in the table (value '' = no label).", ("value",)),
     )
 }
 

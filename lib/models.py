@@ -27,6 +27,21 @@ class Severity(str, enum.Enum):
         return self.value
 
 
+class GroupMember(BaseModel):
+    """One alert of an Alertmanager group. The engine merges members into the group's
+    state in the same round trip as the decision (lib/incidents/lua/group_lib.lua):
+    the alert's own `starts`/`ends` order them, whatever order notifications arrive in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=64)  # the fingerprint
+    starts: float  # startsAt, Unix seconds: with `id`, one firing of the alert
+    ends: float | None = None  # endsAt of a resolved alert
+    status: Literal["firing", "resolved"] = "firing"
+    severity: Severity = Severity.P2
+    name: str = Field(default="", max_length=200)  # alertname and the labels that tell it apart
+
+
 class Signal(BaseModel):
     """What a source saw, normalised. `key` is the dedup identity of the problem."""
 
@@ -55,6 +70,8 @@ class Signal(BaseModel):
     # A target that was muted by inhibition and still fires once its source resolved
     # (lib.incidents.inhibit): applied only while it is still held as muted.
     release: bool = False
+    # An Alertmanager group: severity, status and summary come from the merged members.
+    group: list[GroupMember] | None = None
 
 
 class Reason(str, enum.Enum):

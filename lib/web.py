@@ -143,15 +143,25 @@ def _request_from(environ: dict[str, Any], max_body: int) -> Request:
     except ValueError:
         raise HTTPError(400, "Content-Length is not a number") from None
     if length > max_body:
-        raise HTTPError(413, f"body over {max_body} bytes")
+        raise TooLarge(req, length, max_body)
     stream = environ.get("wsgi.input")
     if stream is not None and length > 0:
         req.body = stream.read(length)
     elif stream is not None and environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
         req.body = stream.read(max_body + 1)
         if len(req.body) > max_body:
-            raise HTTPError(413, f"body over {max_body} bytes")
+            size, req.body = len(req.body), b""
+            raise TooLarge(req, size, max_body)
     return req
+
+
+class TooLarge(HTTPError):
+    """A body over the route's limit: 413, unless the route handles it (`wsgi(too_large=...)`),
+    given the request without its body and the size (at least) it had."""
+
+    def __init__(self, request: Request, size: int, limit: int) -> None:
+        super().__init__(413, f"body over {limit} bytes")
+        self.request, self.size, self.limit = request, size, limit
 
 
 def wsgi(
@@ -159,9 +169,11 @@ def wsgi(
     methods: Iterable[str] = ("GET",),
     max_body: int = MAX_BODY,
     on_oversize: Callable[[], None] | None = None,
+    too_large: Callable[[Request, int], Response] | None = None,
 ) -> Callable[..., Iterable[bytes]]:
-    """A WSGI app around `handler(request) -> Response`; `on_oversize` is told of each 413
-    the adapter answers before the handler runs (so the route can count it)."""
+    """A WSGI app around `handler(request) -> Response`. A body over `max_body`: 413, and
+    `on_oversize` is told of it (so the route can count it), unless the route answers it
+    itself with `too_large(request, size)` (the request without its body, its size)."""
     allowed = tuple(m.upper() for m in methods)
     name = getattr(handler, "__module__", "handler")
 
@@ -171,19 +183,23 @@ def wsgi(
         token = log.bind(request_id=rid)
         try:
             try:
+                handle = handler
                 try:
                     req = _request_from(environ, max_body)
-                except HTTPError as exc:
-                    if exc.status == 413 and on_oversize is not None:
-                        on_oversize()
-                    raise
+                except TooLarge as big:
+                    if too_large is None:
+                        if on_oversize is not None:
+                            on_oversize()
+                        raise
+                    req, size = big.request, big.size
+                    handle = lambda r: too_large(r, size)  # noqa: E731
                 rid = req.request_id
                 log.bind(request_id=rid)
                 if req.method not in allowed and not (req.method == "HEAD" and "GET" in allowed):
                     resp = error(405, f"method {req.method} not allowed", allowed=list(allowed))
                     resp.headers["Allow"] = ", ".join(allowed)
                 else:
-                    resp = handler(req)
+                    resp = handle(req)
             except HTTPError as exc:
                 resp = error(exc.status, exc.message, **exc.extra)
             except StoreUnavailable as exc:

@@ -47,17 +47,17 @@ VERCEL: dict[str, Any] = {
     "legacy_deployment_error_without_project.json": IGNORED,
     "legacy_deployment.json": IGNORED,
 }
-ALERTMANAGER: dict[str, Any] = {
+ALERTMANAGER: dict[str, Any] = {  # one signal per group, keyed by its group labels
+    "firing_v0_19_no_fingerprint.json": [("am:g:cbc83130b12e4d63", "firing", P1)],
+    "v4_mixed_fingerprints.json": [("am:g:d4e2cb04fcc27142", "firing", P0)],
+    "v4_resolved.json": [("am:g:ad1075c7c8ddf33b", "resolved", P0)],
+}
+AM_MEMBERS: dict[str, list[tuple[str, str, Severity]]] = {  # each group's alerts, as the engine merges them
     "firing_v0_19_no_fingerprint.json": [
-        ("am:57eb5a29225f0271", "firing", P1),
-        ("am:7cf8dd32528c2c6e", "firing", P1),
-        ("am:38a46a7982235d54", "firing", P1),
+        ("57eb5a29225f0271", "firing", P1), ("7cf8dd32528c2c6e", "firing", P1), ("38a46a7982235d54", "firing", P1),
     ],
-    "v4_mixed_fingerprints.json": [
-        ("am:6d8a4f1c2b3e5a79", "firing", P0),
-        ("am:0f1e2d3c4b5a6978", "resolved", P1),
-    ],
-    "v4_resolved.json": [("am:6d8a4f1c2b3e5a79", "resolved", P0)],
+    "v4_mixed_fingerprints.json": [("6d8a4f1c2b3e5a79", "firing", P0), ("0f1e2d3c4b5a6978", "resolved", P1)],
+    "v4_resolved.json": [("6d8a4f1c2b3e5a79", "resolved", P0)],
 }
 VECTORS = "signature_test_vector.json"
 
@@ -578,21 +578,40 @@ def test_plain_alert_validation_names_the_field(doc: dict[str, Any], reason: str
 # -- alerts API: Alertmanager ---------------------------------------------------
 
 
-def _am(*alerts_: Mapping[str, Any], cfg: AlertmanagerSource | None = None) -> list[Signal]:
-    out = _plain({"version": "4", "status": "firing", "alerts": list(alerts_)}, cfg)
+def _am(*alerts_: Mapping[str, Any], cfg: AlertmanagerSource | None = None, **doc: Any) -> list[Signal]:
+    out = _plain({"version": "4", "status": "firing", "alerts": list(alerts_), **doc}, cfg)
     assert isinstance(out, list)
     return out
 
 
-def test_alertmanager_key_is_the_fingerprint_else_a_hash_of_sorted_labels() -> None:
+@pytest.mark.parametrize("name", sorted(AM_MEMBERS))
+def test_alertmanager_fixture_members(name: str) -> None:
+    [s] = _parse_fixture("alertmanager", name)  # type: ignore[misc]
+    assert [(m.id, m.status, m.severity) for m in s.group or []] == AM_MEMBERS[name]
+
+
+def test_alertmanager_member_id_is_the_fingerprint_else_a_hash_of_sorted_labels() -> None:
     labels = {"alertname": "A", "instance": "x", "job": "j"}
     [with_fp] = _am({"status": "firing", "labels": labels, "fingerprint": "abc123"})
-    assert with_fp.key == "am:abc123"
+    assert with_fp.group and with_fp.group[0].id == "abc123"
     [a] = _am({"status": "firing", "labels": labels})
     [b] = _am({"status": "firing", "labels": dict(reversed(list(labels.items())))})
-    assert a.key == b.key == f"am:{alerts.label_hash(labels)}" and len(a.key) == 3 + 16
+    assert a.group and b.group and a.group[0].id == b.group[0].id == alerts.label_hash(labels)
     [c] = _am({"status": "firing", "labels": {**labels, "instance": "y"}})
-    assert c.key != a.key
+    assert c.group and c.group[0].id != a.group[0].id
+
+
+def test_one_key_per_group_whatever_the_severity_tier() -> None:
+    """Grouped (or routed) apart by severity, the tiers of one alert still share an incident."""
+    warn = _am({"labels": {"alertname": "A", "severity": "warning"}},
+               groupLabels={"alertname": "A", "severity": "warning"}, groupKey='{}/{severity="warning"}:{alertname="A"}')
+    crit = _am({"labels": {"alertname": "A", "severity": "critical"}},
+               groupLabels={"alertname": "A", "severity": "critical"}, groupKey='{}/{severity="critical"}:{alertname="A"}')
+    other = _am({"labels": {"alertname": "B"}}, groupLabels={"alertname": "B"})
+    assert warn[0].key == crit[0].key != other[0].key
+    assert (warn[0].severity, crit[0].severity) == (P2, P0)
+    no_labels = _am({"labels": {"alertname": "A"}}, groupLabels={}, groupKey="{}:{}")
+    assert no_labels[0].key.startswith("am:g:") and no_labels[0].key != warn[0].key
 
 
 @pytest.mark.parametrize(
@@ -609,7 +628,7 @@ def test_alertmanager_key_is_the_fingerprint_else_a_hash_of_sorted_labels() -> N
 )
 def test_alertmanager_status_and_ends_at(alert: dict[str, Any], status: str) -> None:
     [s] = _am({"labels": {"alertname": "A"}, **alert})
-    assert s.status == status
+    assert s.status == status and s.group and s.group[0].status == status
 
 
 @pytest.mark.parametrize(
@@ -618,10 +637,13 @@ def test_alertmanager_status_and_ends_at(alert: dict[str, Any], status: str) -> 
         pytest.param("P0", None, P0, id="p-level"),
         pytest.param("p3", None, P3, id="p-level-lowercase"),
         pytest.param("critical", None, P0, id="named"),
+        pytest.param("page", None, P0, id="page"),
+        pytest.param("high", None, P1, id="high"),
         pytest.param("WARNING", None, P2, id="named-any-case"),
+        pytest.param("info", None, P3, id="info"),
         pytest.param("sev-x", None, P2, id="unknown-default"),
         pytest.param(None, AlertmanagerSource(default=P3), P3, id="absent-config-default"),
-        pytest.param("major", AlertmanagerSource(severities={"major": P1}), P1, id="config-mapping"),
+        pytest.param("major", AlertmanagerSource(severities={"MAJOR": P1}), P1, id="config-mapping"),
     ],
 )
 def test_alertmanager_severity(
@@ -631,11 +653,19 @@ def test_alertmanager_severity(
     assert _am({"status": "firing", "labels": labels}, cfg=cfg)[0].severity == expected
 
 
-def test_alertmanager_alert_is_named_and_linked() -> None:
-    [s, _] = alerts.parse(
-        {}, (FIXTURES / "alertmanager" / "v4_mixed_fingerprints.json").read_bytes(), AlertmanagerSource()
+def test_unmapped_severities_are_counted_by_value() -> None:
+    doc = {"version": "4", "alerts": [{"labels": {"alertname": "A", "severity": "sev-x"}},
+                                      {"labels": {"alertname": "B"}}, {"labels": {"alertname": "C", "severity": "sev-x"}},
+                                      {"labels": {"alertname": "D", "severity": "critical"}}]}
+    _, unmapped = alerts.parse_counted({}, json.dumps(doc).encode(), AlertmanagerSource())
+    assert unmapped == {"sev-x": 2, "": 1}
+
+
+def test_alertmanager_group_is_titled_by_common_labels_and_linked() -> None:
+    [s] = alerts.parse(
+        {}, (FIXTURES / "alertmanager" / "v4_resolved.json").read_bytes(), AlertmanagerSource()
     )
-    assert s.title == "HighErrorRate: 5xx above 5% for 5m"
+    assert s.title == "HighErrorRate (job=api, service=checkout): 5xx above 5% for 5m"
     assert s.summary == "api 5xx ratio is 7.2% (threshold 5%)"
     assert s.links == {
         "source": "http://prometheus:9090/graph?g0.expr=job%3Aerrors%3Aratio5m+%3E+0.05&g0.tab=1",
@@ -643,6 +673,9 @@ def test_alertmanager_alert_is_named_and_linked() -> None:
         "dashboard": "https://grafana.example.com/d/api",
     }
     assert s.labels["service"] == "checkout" and s.source == "alertmanager"
+    [mixed] = _parse_fixture("alertmanager", "v4_mixed_fingerprints.json")  # type: ignore[misc]
+    assert mixed.title == "job=api" and mixed.group
+    assert [m.name for m in mixed.group] == ["HighErrorRate{service=checkout}", "SlowResponseTime"]
 
 
 def test_alertmanager_bad_shapes() -> None:

@@ -127,6 +127,9 @@ def apply_many(
         item["sends"] = route_sends(config, config.routing.get(sig.severity))
         item["escalation"] = escalation_snapshot(config, sig.severity)
         item["inhibit"] = inhibit.annotate(config, sig)
+        if sig.group is not None:  # the severity is the merged group's: every policy goes along
+            item["sends_by"] = {s.value: route_sends(config, config.routing.get(s)) for s in Severity}
+            item["escalation_by"] = {s.value: escalation_snapshot(config, s) for s in Severity}
         batch.append(item)
         index.append(i)
     if batch or deploy or counters:

@@ -49,6 +49,7 @@ def intake(
     parse: Callable[[runtime.Runtime], list[Signal] | Ignored],
     deploy: Callable[[runtime.Runtime], dict[str, Any] | None] | None = None,
     refused: str = "bad or missing signature",
+    counted: Callable[[], list[tuple[str, str, int]]] | None = None,
 ) -> Response:
     rt = runtime.get()
     if not verified(rt):
@@ -65,8 +66,9 @@ def intake(
     remembered = deploy(rt) if deploy else None
     if remembered is not None and not remembered.get("at"):
         remembered["at"] = now
+    extra = counted() if counted else []  # what parsing counted (Alertmanager: unmapped severities)
     if isinstance(result, Ignored):
-        dispatch.handle(rt, [], now, deploy=remembered, counters=_count(source, "ignored"))
+        dispatch.handle(rt, [], now, deploy=remembered, counters=_count(source, "ignored") + extra)
         return json_response({"ignored": result.reason}, 202)
-    decisions = dispatch.handle(rt, result, now, deploy=remembered, counters=_count(source, "accepted"))
+    decisions = dispatch.handle(rt, result, now, deploy=remembered, counters=_count(source, "accepted") + extra)
     return json_response({"source": source, "decisions": summary(decisions)}, 200)

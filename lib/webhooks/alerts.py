@@ -9,12 +9,15 @@ Only `key` is required: severity defaults to `cfg.default`, status to firing, ti
 to the key. The Signal's key is `alerts:<key>`.
 
 Alertmanager webhook_config (VENDORS.md f.), recognised by its `alerts` list: one
-Signal per alert, keyed `am:<fingerprint>`, or `am:<first 16 hex of sha256 of the
-sorted labels>` for versions that send no fingerprint (<= 0.19).
+Signal per notification, for its group (`group_key`: one incident per group, the
+tiers of an alert included), titled by the common labels, carrying every alert as a
+GroupMember (fingerprint, or `<first 16 hex of sha256 of the sorted labels>` for
+versions that send none, <= 0.19; startsAt/endsAt; status; severity). The engine
+merges them and decides severity, status and the alert list in one round trip.
 
 Severity, both shapes: `P0`..`P3` (any case), else a name in `cfg.severities`
-(critical, warning, ...), else `cfg.default` (Alertmanager only; the plain API
-rejects a severity it cannot read).
+(docs: README, sources.alertmanager), else `cfg.default` (Alertmanager only, counted
+and logged as unmapped; the plain API rejects a severity it cannot read).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lib.config import AlertmanagerSource
-from lib.models import Severity, Signal
+from lib.models import GroupMember, Severity, Signal
 from lib.signing import bearer_ok
 from lib.webhooks import (
     BadPayload,
@@ -49,6 +52,8 @@ GO_ZERO_TIME = "0001-01-01T00:00:00Z"  # Alertmanager: endsAt of an alert that h
 _FINGERPRINT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _DASHBOARD_ANNOTATIONS = ("dashboard_url", "dashboard", "grafana_url", "grafana_dashboard_url")
 _SEVERITY_ERROR = "must be one of P0, P1, P2, P3"
+SEVERITY_LABEL = "severity"
+MAX_MEMBERS = 5000  # alerts of one group tracked; the summary counts the rest
 
 
 def verify(headers: Mapping[str, str], body: bytes, secret: str | None) -> bool:
@@ -58,10 +63,16 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str | None) -> bool:
 
 
 def parse(headers: Mapping[str, str], body: bytes, cfg: AlertmanagerSource) -> Outcome:
+    return parse_counted(headers, body, cfg)[0]
+
+
+def parse_counted(headers: Mapping[str, str], body: bytes, cfg: AlertmanagerSource) -> tuple[Outcome, dict[str, int]]:
+    """`parse`, and the severity label values the table does not map ({value: alerts}, "" = missing)."""
     data = load_object(body)
+    unmapped: dict[str, int] = {}
     if "alerts" in data:
-        return _alertmanager(data, cfg)
-    return [_plain(data, cfg)]
+        return _alertmanager(data, cfg, unmapped), unmapped
+    return [_plain(data, cfg)], unmapped
 
 
 def severity_of(value: str, cfg: AlertmanagerSource) -> Severity | None:
@@ -139,14 +150,66 @@ def _plain(data: Mapping[str, Any], cfg: AlertmanagerSource) -> Signal:
 # -- Alertmanager -------------------------------------------------------------
 
 
-def _alertmanager(data: Mapping[str, Any], cfg: AlertmanagerSource) -> Outcome:
+def group_key(data: Mapping[str, Any], common: Mapping[str, str]) -> str:
+    """One incident per Alertmanager group: its group labels without `severity`, so the
+    warning and critical tiers of one alert (grouped apart or routed apart) upgrade one
+    incident. Without group labels (`group_by: []`), the groupKey itself."""
+    grouped = _am_strings(data, "groupLabels", "")
+    labels = {k: v for k, v in grouped.items() if k != SEVERITY_LABEL}
+    if labels:
+        return f"am:g:{label_hash(labels)}"
+    raw = text(data, "groupKey") or json.dumps(dict(sorted(common.items())))
+    return f"am:g:{hashlib.sha256(raw.encode()).hexdigest()[:16]}"
+
+
+def _title(data: Mapping[str, Any], common: Mapping[str, str], notes: Mapping[str, str]) -> str:
+    """The common labels, alertname first: "HighErrorRate (job=api)", then the common summary."""
+    name = common.get("alertname", "")
+    rest = [f"{k}={v}" for k, v in sorted(common.items()) if k not in ("alertname", SEVERITY_LABEL)]
+    head = (f"{name} ({', '.join(rest)})" if name and rest else name or ", ".join(rest)) or "Alertmanager group"
+    return join([head, notes.get("summary", "")], ": ")[:500]
+
+
+def _member_name(labels: Mapping[str, str], common: Mapping[str, str]) -> str:
+    """What tells an alert apart in its group: "HighErrorRate{instance=a}" (alertname kept)."""
+    own = [f"{k}={v}" for k, v in sorted(labels.items())
+           if k not in ("alertname", SEVERITY_LABEL) and common.get(k) != v]
+    name = labels.get("alertname", "") + ("{" + ", ".join(own) + "}" if own else "")
+    return name[:200]
+
+
+def _alertmanager(data: Mapping[str, Any], cfg: AlertmanagerSource, unmapped: dict[str, int]) -> Outcome:
     alerts = data["alerts"]
     if not isinstance(alerts, list):
         raise BadPayload(f"alerts: must be a list, got {kind(alerts)}")
     if not alerts:
         return Ignored("alertmanager notification with no alerts")
     group_status = text(data, "status").lower()
-    return [_am_alert(i, alert, cfg, group_status) for i, alert in enumerate(alerts)]
+    common = _am_strings(data, "commonLabels", "")
+    notes = _am_strings(data, "commonAnnotations", "")
+    parsed = [_am_alert(i, alert, cfg, group_status, common, unmapped) for i, alert in enumerate(alerts)]
+    members = [m for m, _ in parsed]
+    firing = [m for m in members if m.status == "firing"]
+    dropped = max(0, len(members) - MAX_MEMBERS)
+    truncated = data.get("truncatedAlerts")
+    truncated = truncated if isinstance(truncated, int) and not isinstance(truncated, bool) and truncated > 0 else 0
+    first = next((links for m, links in parsed if m.status == "firing"), parsed[0][1])
+    more = f"{dropped + truncated} more alerts not listed" if dropped + truncated else ""
+    return [make_signal(
+        key=group_key(data, common),
+        source=AM_SOURCE,
+        severity=min((m.severity for m in firing or members), key=lambda s: s.rank),
+        status="firing" if firing else "resolved",
+        title=_title(data, common, notes),
+        summary=join([notes.get("description", "")[:1000], more], "\n"),
+        labels=common,
+        links={
+            "source": first.get("source", ""),
+            "runbook": notes.get("runbook_url") or notes.get("runbook") or first.get("runbook", ""),
+            "dashboard": next((notes[a] for a in _DASHBOARD_ANNOTATIONS if notes.get(a)), first.get("dashboard", "")),
+        },
+        group=members[:MAX_MEMBERS],
+    )]
 
 
 def _am_strings(alert: Mapping[str, Any], field: str, place: str) -> dict[str, str]:
@@ -154,7 +217,7 @@ def _am_strings(alert: Mapping[str, Any], field: str, place: str) -> dict[str, s
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise BadPayload(f"{place}.{field}: must be an object, got {kind(value)}")
+        raise BadPayload(f"{join([place, field], '.')}: must be an object, got {kind(value)}")
     return {k: v.strip() for k, v in value.items() if isinstance(v, str)}
 
 
@@ -171,7 +234,21 @@ def _am_status(alert: Mapping[str, Any], place: str, group_status: str) -> str:
     return group_status if group_status in ("firing", "resolved") else "firing"
 
 
-def _am_alert(i: int, alert: object, cfg: AlertmanagerSource, group_status: str) -> Signal:
+def am_severity(labels: Mapping[str, str], cfg: AlertmanagerSource, unmapped: dict[str, int]) -> Severity:
+    """The alert's `severity` label through the table; a missing or unknown value is
+    counted in `unmapped` (by value, "" for missing) and gets `cfg.default`."""
+    raw = labels.get(SEVERITY_LABEL, "")
+    found = severity_of(raw, cfg) if raw else None
+    if found is None:
+        value = raw[:40]
+        unmapped[value] = unmapped.get(value, 0) + 1
+    return found or cfg.default
+
+
+def _am_alert(
+    i: int, alert: object, cfg: AlertmanagerSource, group_status: str, common: Mapping[str, str],
+    unmapped: dict[str, int],
+) -> tuple[GroupMember, dict[str, str]]:
     place = f"alerts[{i}]"
     if not isinstance(alert, dict):
         raise BadPayload(f"{place}: must be an object, got {kind(alert)}")
@@ -183,22 +260,18 @@ def _am_alert(i: int, alert: object, cfg: AlertmanagerSource, group_status: str)
         if not labels:
             raise BadPayload(f"{place}: needs a fingerprint or labels to tell it apart")
         fingerprint = label_hash(labels)
-    name = labels.get("alertname", "")
-    severity = severity_of(labels.get("severity", ""), cfg) or cfg.default
     ends = text(alert, "endsAt")
-    dashboard = next((notes[a] for a in _DASHBOARD_ANNOTATIONS if notes.get(a)), "")
-    return make_signal(
-        key=f"am:{fingerprint}",
-        source=AM_SOURCE,
-        severity=severity,
+    member = GroupMember(
+        id=fingerprint,
+        starts=iso_time(alert.get("startsAt")) or 0.0,
+        ends=iso_time(ends) if ends and ends != GO_ZERO_TIME else None,
         status=status,
-        title=join([name, notes.get("summary", "")], ": ") or f"Alertmanager alert {fingerprint}",
-        summary=notes.get("description") or notes.get("summary", ""),
-        labels=labels,
-        links={
-            "source": text(alert, "generatorURL"),
-            "runbook": notes.get("runbook_url") or notes.get("runbook", ""),
-            "dashboard": dashboard,
-        },
-        occurred_at=iso_time(alert.get("startsAt")) if status == "firing" else iso_time(ends),
+        severity=am_severity(labels, cfg, unmapped),
+        name=_member_name(labels, common),
     )
+    links = {
+        "source": text(alert, "generatorURL"),
+        "runbook": notes.get("runbook_url") or notes.get("runbook", ""),
+        "dashboard": next((notes[a] for a in _DASHBOARD_ANNOTATIONS if notes.get(a)), ""),
+    }
+    return member, links

@@ -2,6 +2,7 @@
 -- ARGV: 1 prefix, 2 now, 3 JSON {signals = [...], deploy_window = s}, 4 lease seconds, 5 reminder delay
 --#include incident_lib
 --#include inhibit_lib
+--#include group_lib
 local req = cjson.decode(ARGV[3])
 local LEASE = tonumber(ARGV[4])
 local out = {}
@@ -144,6 +145,11 @@ end
 -- Counters of this request (e.g. webhooks by source and outcome), in the same round trip.
 for _, c in ipairs(req.counters or {}) do
   redis.call("HINCRBY", k("metrics", c[1]), c[2], c[3])
+end
+
+-- An Alertmanager group says what its merged alerts say (status, severity, the list).
+for i, sig in ipairs(req.signals) do
+  if sig.group and sig.group ~= cjson.null then req.signals[i] = group_signal(sig) end
 end
 
 -- Sources of this batch mute from the start of it, whatever the order of its signals.
