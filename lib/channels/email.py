@@ -21,6 +21,7 @@ from lib import clock, http
 from lib.channels.base import Message, headline, redact
 from lib.env import Env
 from lib.models import Delivery
+from lib.text import plain
 
 if TYPE_CHECKING:
     import smtplib
@@ -49,7 +50,7 @@ def _lines(msg: Message) -> list[tuple[str, str | None]]:
         by = f" by {msg.resolved_by}" if msg.resolved_by else ""
         out.append((f"Resolved{by} at {clock.iso(msg.resolved_at)}", None))
     if msg.summary:
-        out.append((msg.summary, None))
+        out.append((plain(msg.summary), None))
     opened = f", opened {clock.iso(msg.opened_at)}" if msg.opened_at else ""
     out.append((f"Incident {msg.ref}, {msg.severity}, {msg.status}, {msg.occurrences} occurrence(s){opened}", None))
     if msg.deploy_note:

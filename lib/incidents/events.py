@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 
 from lib.durations import format_duration
 from lib.models import Decision, Delivery, Incident, Reason, Send
+from lib.text import plain
 
 logger = logging.getLogger("vigil.events")
 
@@ -25,7 +26,7 @@ _DONE = {"trigger": "paged", "escalate": "ESCALATED", "resolve": "told it resolv
 
 
 def _summary(incident: Incident) -> str:
-    text = " ".join(incident.summary.split())
+    text = " ".join(plain(incident.summary).split())
     return f": {text[:117]}..." if len(text) > 120 else (f": {text}" if text else "")
 
 

@@ -15,6 +15,7 @@ from lib.clock import iso
 from lib.incidents import dispatch, engine
 from lib.models import Incident, Reason
 from lib.signing import verify_link
+from lib.text import plain
 from lib.web import Request, Response, html_response
 
 _ACTIONS = {"ack": "Acknowledge", "false_positive": "Mark as false positive", "postmortem": "Attach postmortem"}
@@ -46,7 +47,7 @@ def _describe(inc: Incident) -> str:
     elif inc.status == "resolved":
         state = f"resolved at {iso(inc.resolved_at or 0)}"
     return (f"<p><span class='sev {sev}'>{sev}</span> <strong>{escape(inc.title or inc.key)}</strong> "
-            f"<span class=muted>{escape(inc.ref)}</span></p><p>{escape(inc.summary)}</p>"
+            f"<span class=muted>{escape(inc.ref)}</span></p><p>{escape(plain(inc.summary))}</p>"
             f"<p class=muted>Opened {iso(inc.opened_at)} · {escape(state)}</p>")
 
 

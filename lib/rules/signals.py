@@ -35,12 +35,28 @@ def explain(rule: Rule, value: float | None, severity: Severity | None) -> str:
     """"error rate 2.0 % > 1 % (P0)", or the value and the nearest tier it does not cross."""
     unit, op = rule.display_unit, ">" if rule.is_above else "<"
     if severity is not None:
-        return f"{rule.what} {fmt(value, unit)} {op} {fmt(rule.tiers[severity], unit, True)} ({severity})"
+        text = f"{rule.what} {fmt(value, unit)} {op} {fmt(rule.tiers[severity], unit, True)} ({severity})"
+        return text + _pending(rule, value, severity)
     if value is None or math.isnan(value):
         return f"{rule.what}: no data"
     least = min(rule.tiers.items(), key=lambda kv: -kv[0].rank)
     back = "≤" if rule.is_above else "≥"
     return f"{rule.what} {fmt(value, unit)} {back} {fmt(least[1], unit, True)} ({least[0]})"
+
+
+def _pending(rule: Rule, value: float | None, severity: Severity) -> str:
+    """"; also > 1 % (P0): pending, it must hold 2m" when the value already crosses a more urgent
+    tier that has not held for `for` yet (the page says so instead of hiding it)."""
+    if value is None or math.isnan(value):
+        return ""
+    crossed = [(s, th) for s, th in rule.tiers.items()
+               if s.rank < severity.rank and (value > th if rule.is_above else value < th)]
+    if not crossed:
+        return ""
+    sev, th = min(crossed, key=lambda kv: kv[0].rank)
+    op = ">" if rule.is_above else "<"
+    hold = f", it must hold {format_duration(rule.for_)}" if rule.for_ else ""
+    return f"; also {op} {fmt(th, rule.display_unit, True)} ({sev}): pending{hold}"
 
 
 def links(rule: Rule) -> dict[str, str]:
