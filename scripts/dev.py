@@ -65,7 +65,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 DEMO_PORT = 3001  # the port demo/monitoring.yaml names
-LOCAL_TOKENS = ("ALERTS_TOKEN", "REPORT_TOKEN")  # printed in the banner, so those routes can be tried
+LOCAL_TOKENS = ("ALERTS_TOKEN", "REPORT_TOKEN", "STATUS_TOKEN")  # printed in the banner, to try those routes
 
 
 def _local_secret(name: str) -> str:
@@ -231,6 +231,7 @@ def banner(args: argparse.Namespace, env: Env, config: Config, jobs: list[tuple[
     lines = [
         f"Vigil local server: {url}",
         f"  health:   {url}/api/v1/health",
+        f"  status:   {url}/api/status (public view; full view: ?token=$STATUS_TOKEN)",
         f"  store:    {env.describe_store()}",
         f"  config:   {env.config_path}: {len(config.people)} people, {len(config.checks)} checks, "
         f"{len(config.rules)} rules",

@@ -22,10 +22,12 @@ def test_checks_up_gauge_follows_the_last_run(redis_store: Store) -> None:
             assert up == {"api": 1.0, "db": 0.0}
 
 
-def test_status_page_can_require_a_token(redis_store: Store) -> None:
+def test_status_page_is_public_by_default_and_full_behind_its_token(redis_store: Store) -> None:
     with world(redis_store, extra_env={"STATUS_TOKEN": "status-token-0123456789"}) as w:
-        assert w.http.get("/api/status").status_code == 401
+        public = w.http.get("/api/status?format=json")
+        assert public.status_code == 200 and public.json()["view"] == "public"
+        assert "incidents" not in public.json() and all("last" not in c for c in public.json()["checks"])
         assert w.http.get("/api/status?token=wrong").status_code == 401
         assert w.http.get("/api/status?token=status-token-0123456789").status_code == 200
         ok = w.http.get("/api/status?format=json", headers={"Authorization": "Bearer status-token-0123456789"})
-        assert ok.status_code == 200 and "checks" in ok.json()
+        assert ok.status_code == 200 and ok.json()["view"] == "full" and "incidents" in ok.json()

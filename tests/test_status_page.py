@@ -183,11 +183,13 @@ class _Quiet(WSGIRequestHandler):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed (apt-get install chromium)")
 def test_the_page_renders_in_headless_chromium_without_console_errors(seeded: Store) -> None:
     from api.status import app
 
-    rt = make_rt(seeded)
+    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is not installed: apt-get install -y chromium"
+    base = make_rt(seeded)
+    rt = Runtime(env=Env(cron_secret=SecretStr("x" * 20), status_token=SecretStr("t" * 20)), config=base.config,
+                 store=seeded)
     _open_incident(rt, "web is down")
     runtime.install(rt)
     clock.freeze(NOW)
@@ -199,7 +201,7 @@ def test_the_page_renders_in_headless_chromium_without_console_errors(seeded: St
         proc = subprocess.run(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-             "--enable-logging=stderr", "--v=0", "--dump-dom", f"http://127.0.0.1:{server.server_port}/api/status"],
+             "--enable-logging=stderr", "--v=0", "--dump-dom", f"http://127.0.0.1:{server.server_port}/api/status?token={'t' * 20}"],
             capture_output=True, text=True, timeout=60,
         )
     finally:
