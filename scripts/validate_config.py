@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print("\n".join(exc.report()))
         return 1
-    print(f"ok: {len(cfg.people)} people, {len(cfg.checks)} checks, {len(cfg.rules)} rules")
+    logs = f", {len(cfg.logs)} log rules" if cfg.logs else ""
+    print(f"ok: {len(cfg.people)} people, {len(cfg.checks)} checks, {len(cfg.rules)} rules{logs}")
     return 0
 
 

@@ -131,7 +131,7 @@ def test_sample_lines_are_redacted(text: str, gone: str, kept: str) -> None:
 
 
 @pytest.mark.parametrize(("rule", "problem"), [
-    ({**ERRORS, "match": {"message": "/([unclosed/"}}, "logs[0].match[0].message: Value error, '/([unclosed/'"),
+    ({**ERRORS, "match": {"message": "/([unclosed/"}}, "logs[0].match[0].message: '/([unclosed/' is not a valid"),
     ({**ERRORS, "window": "2h"}, "window must be between 1m and 1h"),
     ({**ERRORS, "of": {}, "above": {"P1": 5}}, "a ratio rule's tier is a fraction"),
     ({**ERRORS, "match": {"status": "6xx"}}, "'6xx' is not an HTTP status"),

@@ -106,6 +106,13 @@ class Match(BaseModel):
     def _levels(cls, v: list[str]) -> list[str]:
         return [norm_level(x) for x in v]
 
+    @field_validator("level", "source", "environment", "project", "path", "message")
+    @classmethod
+    def _regexes(cls, v: list[str]) -> list[str]:
+        for raw in v:
+            _pattern(raw, False)  # a bad /regex/ is refused at load, at its own key
+        return v
+
     @field_validator("status", mode="before")
     @classmethod
     def _status(cls, v: object) -> list[str]:
@@ -120,7 +127,14 @@ class Match(BaseModel):
     def _fields(cls, v: object) -> dict[str, list[str]]:
         if not isinstance(v, dict):
             raise ValueError("fields: expected a mapping of JSON field (a.b.c) to value")
-        return {str(k): _texts(val, f"fields.{k}") for k, val in v.items()}
+        out = {str(k): _texts(val, f"fields.{k}") for k, val in v.items()}
+        for k, values in out.items():
+            for raw in values:
+                try:
+                    _pattern(raw, True)
+                except ValueError as exc:
+                    raise ValueError(f"{k}: {exc}") from None
+        return out
 
     @model_validator(mode="after")
     def _compile(self) -> Match:
