@@ -226,22 +226,23 @@ def logs_section(args: argparse.Namespace) -> list[Row]:
             def cron_trips(advance: float) -> int:
                 clock.advance(advance)
                 before = rt.store.round_trips
-                r = cron.get("/api/cron/rules", headers=auth)
+                r = cron.get("/api/cron/minute", headers=auth)
                 assert r.status_code == 200, r.text
                 return rt.store.round_trips - before
 
-            rows.append(Row("rules cron, log rules active (matching lines in the window)", cron_trips(60),
-                            "round trips", "rules begin + log evaluation + engine.apply + delivery record + commit"))
-            cron_trips(3600)  # the drains go quiet
-            rows.append(Row("rules cron, log rules quiet", cron_trips(60), "round trips", "the same as below"))
+            rows.append(Row("minute cron, log rules active (matching lines in the window)", cron_trips(60),
+                            "round trips", "its 2 + log evaluation + engine.apply + delivery record"))
+            cron_trips(3600)  # the drains go quiet; the watchdog opens "monitoring gap" for the hour skipped
+            cron_trips(60)  # ... and resolves it
+            rows.append(Row("minute cron, log rules quiet", cron_trips(60), "round trips", "the same as below"))
             rt.config = rt.config.model_copy(update={"logs": []})
-            rows.append(Row("rules cron, no log rules configured", cron_trips(60), "round trips", "(baseline)"))
+            rows.append(Row("minute cron, no log rules configured", cron_trips(60), "round trips", "(baseline)"))
     finally:
         clock.unfreeze()
     return rows
 
 
 def rules_route_app() -> Any:
-    from api.cron.rules import app
+    from api.cron.minute import app
 
     return app

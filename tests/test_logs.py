@@ -300,6 +300,14 @@ def test_a_batch_with_no_matching_line_costs_no_round_trip(redis_store: Store) -
         assert w.store.round_trips == before and log_keys(w) == []
 
 
+def test_a_line_from_the_future_redelivered_a_minute_later_counts_once(redis_store: Store) -> None:
+    with world(redis_store, config(), extra_env=ENV) as w:
+        body = ndjson([line(T0 + 600)])  # the sender's clock ten minutes ahead
+        assert post(w, body).json()["counted"] == 1
+        w.advance(60)
+        assert post(w, body).json()["duplicate"] == 1
+
+
 def test_a_line_older_than_every_window_counts_nowhere(redis_store: Store) -> None:
     with world(redis_store, config(), extra_env=ENV) as w:
         r = post(w, ndjson([line(T0 - 3600), line(T0)]))
@@ -345,6 +353,28 @@ def test_error_lines_over_the_threshold_open_one_incident_page_per_routing_and_q
             rules_cron(w)
         assert not w.store.call("EXISTS", w.store.key("logs", "active"))  # quiet: the cron stops asking
         assert rules_cron(w)["logs"] is None
+
+
+def test_the_minute_cron_vercel_schedules_evaluates_the_log_rules_too(redis_store: Store) -> None:
+    with world(redis_store, config(), extra_env=ENV) as w:
+        post(w, ndjson([line(T0 + 1) for _ in range(11)]))
+        w.advance(60)
+        r = w.cron("minute")
+        assert r.status_code == 200 and r.json()["logs"] == ["log:ErrorLogs firing P2"], r.text
+        assert [d["reason"] for d in r.json()["decisions"]] == ["OPENED"] and len(w.slack.posts) == 1
+        again = rules_cron(w)  # the rules cron in the same minute: its claim is taken, nothing evaluated twice
+        assert again["logs"] is None and again["decisions"] == [] and len(w.slack.posts) == 1
+
+
+def test_cron_runs_missed_past_the_resolve_runs_still_resolve_the_incident(redis_store: Store) -> None:
+    with world(redis_store, config(), extra_env=ENV) as w:
+        post(w, ndjson([line(T0 + 1) for _ in range(11)]))
+        w.advance(60)
+        assert [d["reason"] for d in rules_cron(w)["decisions"]] == ["OPENED"]
+        w.advance(3600)  # Vercel's crons stopped for an hour: no run saw the rule stop holding
+        run = rules_cron(w)
+        assert run["logs"] == ["log:ErrorLogs resolved P2"]
+        assert "RESOLVED" in [d["reason"] for d in run["decisions"]]
 
 
 def test_a_log_rule_taken_out_of_the_config_while_firing_resolves_its_incident(redis_store: Store) -> None:

@@ -73,6 +73,6 @@ def signals(store: Store, rules: list[LogRule], now: float, team: str | None) ->
     out = [removed_signal(name, state.minute_of(now) * 60.0) for name in ev.gone]
     for rule in rules:
         v = ev.verdicts.get(rule.name)
-        if v is not None and (v.severity is not None or v.recently):
+        if v is not None and (v.severity is not None or v.recently or rule.name in ev.emptied):
             out.append(log_signal(rule, v, ev.samples.get(rule.name, []), state.minute_of(now) * 60.0, team))
     return out

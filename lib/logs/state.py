@@ -9,7 +9,8 @@ Evaluation is stateless: at minute S a rule's value is the sum over minutes S-W.
 (the window's whole minutes plus the current one so far); a tier holds when the value
 is above it at every minute S-F..S (`for: F`). While a rule holds it sends its firing
 Signal each run (the engine dedups; a run that failed to deliver is simply repeated);
-for RESOLVE_RUNS runs after it stops holding it sends the resolved one. The cron asks
+for RESOLVE_RUNS runs after it stops holding it sends the resolved one, and once more when
+its last counts age out (so cron runs missed for longer cannot strand it). The cron asks
 only while `logs:active` exists: set by a batch that counted something, deleted by the
 evaluation once no rule has a count within its horizon.
 """
@@ -30,6 +31,9 @@ from lib.store import Script, Store
 INGEST = Script.load(__file__, "logs_ingest")
 EVAL = Script.load(__file__, "logs_eval")
 RESOLVE_RUNS = 5  # minutes a resolved signal is repeated (a lost delivery is retried by the next run)
+# Counts, samples and the cron's flag outlive a long stop of the crons (the next run still sees
+# what aged out and resolves it); each run trims them to the horizon and deletes them when empty.
+STATE_TTL = 7 * 86400
 SAMPLES = 3
 
 
@@ -72,7 +76,8 @@ def count(rules: list[LogRule], lines: list[LogLine], now: float) -> Counted:
     oldest = now_m - max_horizon(rules)
     entries, samples, taken = [], [], [0] * len(rules)
     for line in lines:
-        m = min(minute_of(line.ts), now_m)
+        own = minute_of(line.ts)
+        m = min(own, now_m)  # a line from the future counts now; its id is kept under its own minute
         if m < oldest:
             out.late += 1
             continue
@@ -88,11 +93,10 @@ def count(rules: list[LogRule], lines: list[LogLine], now: float) -> Counted:
             if scoped:
                 den.append(i)
         if num or den:
-            entries.append({"id": line.id, "m": m, "n": num, "d": den})
+            entries.append({"id": line.id, "m": m, "k": own, "n": num, "d": den})
             out.matched += bool(num)
-    ttl = (max_horizon(rules) + 2) * 60
     out.payload = {"rules": [r.name for r in rules], "lines": entries, "samples": samples,
-                   "ttl": ttl, "active_ttl": ttl + 600}
+                   "ids_ttl": (max_horizon(rules) + 2) * 60, "ttl": STATE_TTL}
     return out
 
 
@@ -158,6 +162,7 @@ class Evaluation:
     verdicts: dict[str, Verdict] = field(default_factory=dict)
     samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     gone: list[str] = field(default_factory=list)  # rules with counts no longer in the config
+    emptied: list[str] = field(default_factory=list)  # rules whose last counts aged out this run
 
 
 def _samples(raw: object) -> list[dict[str, Any]]:
@@ -181,8 +186,9 @@ def evaluate(store: Store, rules: list[LogRule], now: float) -> Evaluation:
         return Evaluation(claimed=False)
     counts = raw.get("counts") if isinstance(raw.get("counts"), dict) else {}
     samples = raw.get("samples") if isinstance(raw.get("samples"), dict) else {}
-    gone = raw.get("gone")
-    out = Evaluation(quiet=bool(raw.get("quiet")), gone=[str(g) for g in gone] if isinstance(gone, list) else [])
+    gone, emptied = raw.get("gone"), raw.get("emptied")
+    out = Evaluation(quiet=bool(raw.get("quiet")), gone=[str(g) for g in gone] if isinstance(gone, list) else [],
+                     emptied=[str(e) for e in emptied] if isinstance(emptied, list) else [])
     for rule in rules:
         c = counts.get(rule.name)
         out.verdicts[rule.name] = verdict(rule, c if isinstance(c, dict) else {}, slot)

@@ -40,7 +40,8 @@ def _claim(rt: Runtime, now: float) -> tuple[checks.Claim, dict[str, Any]]:
     store, config = rt.store, rt.config
     claim, got = store.run_all([
         (checks.CLAIM, checks.claim_args(store, now)),
-        (rules.BEGIN, rules.begin_args(store, config.rules, now, bool(config.logs))),
+        # logs=True even with no log rules: one removed from the config still has its incident resolved.
+        (rules.BEGIN, rules.begin_args(store, config.rules, now, True)),
     ])
     return checks.claimed(claim), rules.begun(got)
 
@@ -77,7 +78,8 @@ def run(rt: Runtime, now: float, environ: Mapping[str, str]) -> dict[str, Any]:
         ruled.signals = ruled.signals if ruled.committed else []
     team = config.sources.vercel.team
     sigs = (checks.signals(config, recorded, now, rt.env.public_base_url) if recorded else []) + ruled.signals
-    sigs += logs.signals(store, config.logs, now, team) if ruled.logs_active else []
+    log_signals = logs.signals(store, config.logs, now, team) if ruled.logs_active else []
+    sigs += log_signals
     decisions = dispatch.handle(rt, sigs, now, deadline=dispatch.CRON_DEADLINE) if sigs else []
     escalations = dispatch.escalate(rt, engine.swept(answers[-1]), now)
     if claim.claimed:
@@ -87,6 +89,7 @@ def run(rt: Runtime, now: float, environ: Mapping[str, str]) -> dict[str, Any]:
         "checks": {"slot": clock.iso(slot_of(now) * 60), "skipped": not claim.claimed,
                    "evaluated": recorded.evaluated if recorded else 0, "results": [_result(r) for r in results]},
         "rules": ruled.summary(),
+        "logs": [f"{s.key} {s.status} {s.severity}" for s in log_signals] if ruled.logs_active else None,
         "escalations": escalations,
         "decisions": [_decision(d) for d in decisions],
     }

@@ -1,7 +1,8 @@
 -- Log rules, one cron run: read every rule's minute counts and samples, trimming
 -- the minutes older than the rule needs; when no rule has a count left, the
 -- drains have gone quiet and logs:active is deleted (the cron then stops asking).
--- A rule with counts that is no longer configured is forgotten and returned in `gone`
+-- `emptied`: rules whose last counts aged out in this run (the caller resolves them, so a
+-- gap of missed cron runs cannot strand an incident). A rule with counts that is no longer configured is forgotten and returned in `gone`
 -- (its open incident is resolved rather than stranded).
 -- ARGV: 1 prefix, 2 slot (unix minute), 3 JSON {rules = [{name, from = oldest minute kept}]}
 -- A slot at or before the last evaluated one (an overlapping or repeated cron) reads nothing.
@@ -13,7 +14,7 @@ local last = tonumber(redis.call("GET", k("logs", "slot")) or "-1")
 if last >= SLOT then return cjson.encode({claimed = false, last = last}) end
 redis.call("SET", k("logs", "slot"), tostring(SLOT), "EX", 86400)
 
-local counts, samples, any = {}, {}, false
+local counts, samples, any, emptied = {}, {}, false, {}
 for _, r in ipairs(a.rules or {}) do
   local key, kept, old = k("logs", "c", r.name), {}, {}
   local flat = redis.call("HGETALL", key)
@@ -27,6 +28,7 @@ for _, r in ipairs(a.rules or {}) do
     end
   end
   if #old > 0 then redis.call("HDEL", key, unpack(old)) end
+  if #old > 0 and #old * 2 == #flat then table.insert(emptied, r.name) end -- its last counts aged out
   counts[r.name] = kept
   samples[r.name] = redis.call("LRANGE", k("logs", "s", r.name), 0, 2)
 end
@@ -39,4 +41,5 @@ for _, name in ipairs(redis.call("SMEMBERS", k("logs", "rules"))) do
   end
 end
 if not any then redis.call("DEL", k("logs", "active")) end
-return cjson.encode({claimed = true, counts = counts, samples = samples, quiet = not any, gone = gone})
+return cjson.encode({claimed = true, counts = counts, samples = samples, quiet = not any, gone = gone,
+  emptied = emptied})
