@@ -42,6 +42,20 @@ class GroupMember(BaseModel):
     name: str = Field(default="", max_length=200)  # alertname and the labels that tell it apart
 
 
+class AlertGroup(BaseModel):
+    """An Alertmanager notification's alerts. `ended`: the notification says the whole group
+    resolved, at the latest endsAt it lists: alerts it no longer lists (silenced, inhibited
+    or long gone) that started before then resolved with it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    members: list[GroupMember]
+    ended: float | None = None
+    # Which Alertmanager group said it (a hash of its groupKey): `ended` speaks only for
+    # that group's alerts, not for the other groups (tiers routed apart) of one incident.
+    origin: str = Field(default="", max_length=64)
+
+
 class Signal(BaseModel):
     """What a source saw, normalised. `key` is the dedup identity of the problem."""
 
@@ -71,7 +85,7 @@ class Signal(BaseModel):
     # (lib.incidents.inhibit): applied only while it is still held as muted.
     release: bool = False
     # An Alertmanager group: severity, status and summary come from the merged members.
-    group: list[GroupMember] | None = None
+    group: AlertGroup | None = None
 
 
 class Reason(str, enum.Enum):

@@ -159,3 +159,16 @@ def test_unmapped_severities_are_counted_and_get_the_default(redis_store: Store)
         r = notify(w, alert("A", "1", severity="sev-9"), alert("A", "2", severity=""), alert("A", "3", severity="bogus"))
         assert r.json()["decisions"][0]["severity"] == "P2"
         assert _counts(w, "vigil_alert_severity_unmapped") == {("sev-9",): 1, ("",): 1, ("bogus",): 1}
+
+
+def test_a_group_resolving_without_a_silenced_alert_resolves_the_incident(redis_store: Store) -> None:
+    """Alertmanager stops listing a silenced alert; when the rest of its group resolves it
+    says the group resolved, and the incident must not wait for the silenced one."""
+    with world(redis_store) as w:
+        a, b = alert("HighErrorRate", "a"), alert("HighErrorRate", "b")
+        assert reasons(notify(w, a, b)) == ["OPENED"]
+        assert reasons(notify(w, {**b, "status": "resolved", "endsAt": "2027-01-15T07:59:00Z"})) == ["RESOLVED"]
+        late = alert("HighErrorRate", "c", starts="2027-01-15T08:10:00Z")  # started after the group ended
+        assert reasons(notify(w, late)) == ["OPENED"]
+        old = {**b, "status": "resolved", "endsAt": "2027-01-15T07:59:00Z"}  # the old resolve, delivered again
+        assert reasons(notify(w, old)) == ["DEDUPED"] and len(open_(w)) == 1

@@ -95,3 +95,15 @@ def test_re_sends_after_repeat_interval_dedup(redis_store: Store) -> None:
         s.vigil.wait(lambda ds: len([d for d in ds if d["status"] == 200]) >= 3)
         assert s.decisions()[0] == "OPENED" and set(s.decisions()[1:]) == {"DEDUPED"}
         assert s.sms() == ["+15550000001"]
+
+
+def test_a_silenced_alert_does_not_hold_its_group_open(redis_store: Store) -> None:
+    with setup(redis_store) as s:
+        s.am.add("QueueBacklog", s.at(-120), instance="a", severity="critical")
+        s.am.add("QueueBacklog", s.at(-120), instance="b", severity="critical")
+        s.vigil.wait(lambda ds: any(firing(d) == {"a", "b"} for d in ds))
+        s.am.amtool("silence", "add", "alertname=QueueBacklog", "instance=a", "--comment=known", "--author=test",
+                    "--duration=1h")
+        s.am.add("QueueBacklog", s.at(-120), s.at(0), instance="b", severity="critical")
+        s.vigil.wait(lambda ds: ds[-1]["body"]["status"] == "resolved" and ds[-1]["status"] == 200)
+        assert engine.open_incidents(redis_store) == [] and s.decisions()[-1] == "RESOLVED"

@@ -587,18 +587,18 @@ def _am(*alerts_: Mapping[str, Any], cfg: AlertmanagerSource | None = None, **do
 @pytest.mark.parametrize("name", sorted(AM_MEMBERS))
 def test_alertmanager_fixture_members(name: str) -> None:
     [s] = _parse_fixture("alertmanager", name)  # type: ignore[misc]
-    assert [(m.id, m.status, m.severity) for m in s.group or []] == AM_MEMBERS[name]
+    assert [(m.id, m.status, m.severity) for m in (s.group.members if s.group else [])] == AM_MEMBERS[name]
 
 
 def test_alertmanager_member_id_is_the_fingerprint_else_a_hash_of_sorted_labels() -> None:
     labels = {"alertname": "A", "instance": "x", "job": "j"}
     [with_fp] = _am({"status": "firing", "labels": labels, "fingerprint": "abc123"})
-    assert with_fp.group and with_fp.group[0].id == "abc123"
+    assert with_fp.group and with_fp.group.members[0].id == "abc123"
     [a] = _am({"status": "firing", "labels": labels})
     [b] = _am({"status": "firing", "labels": dict(reversed(list(labels.items())))})
-    assert a.group and b.group and a.group[0].id == b.group[0].id == alerts.label_hash(labels)
+    assert a.group and b.group and a.group.members[0].id == b.group.members[0].id == alerts.label_hash(labels)
     [c] = _am({"status": "firing", "labels": {**labels, "instance": "y"}})
-    assert c.group and c.group[0].id != a.group[0].id
+    assert c.group and c.group.members[0].id != a.group.members[0].id
 
 
 def test_one_key_per_group_whatever_the_severity_tier() -> None:
@@ -628,7 +628,7 @@ def test_one_key_per_group_whatever_the_severity_tier() -> None:
 )
 def test_alertmanager_status_and_ends_at(alert: dict[str, Any], status: str) -> None:
     [s] = _am({"labels": {"alertname": "A"}, **alert})
-    assert s.status == status and s.group and s.group[0].status == status
+    assert s.status == status and s.group and s.group.members[0].status == status
 
 
 @pytest.mark.parametrize(
@@ -675,7 +675,7 @@ def test_alertmanager_group_is_titled_by_common_labels_and_linked() -> None:
     assert s.labels["service"] == "checkout" and s.source == "alertmanager"
     [mixed] = _parse_fixture("alertmanager", "v4_mixed_fingerprints.json")  # type: ignore[misc]
     assert mixed.title == "job=api" and mixed.group
-    assert [m.name for m in mixed.group] == ["HighErrorRate{service=checkout}", "SlowResponseTime"]
+    assert [m.name for m in mixed.group.members] == ["HighErrorRate{service=checkout}", "SlowResponseTime"]
 
 
 def test_alertmanager_bad_shapes() -> None:

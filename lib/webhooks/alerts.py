@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lib.config import AlertmanagerSource
-from lib.models import GroupMember, Severity, Signal
+from lib.models import AlertGroup, GroupMember, Severity, Signal
 from lib.signing import bearer_ok
 from lib.webhooks import (
     BadPayload,
@@ -208,7 +208,9 @@ def _alertmanager(data: Mapping[str, Any], cfg: AlertmanagerSource, unmapped: di
             "runbook": notes.get("runbook_url") or notes.get("runbook") or first.get("runbook", ""),
             "dashboard": next((notes[a] for a in _DASHBOARD_ANNOTATIONS if notes.get(a)), first.get("dashboard", "")),
         },
-        group=members[:MAX_MEMBERS],
+        group=AlertGroup(members=members[:MAX_MEMBERS], ended=None if firing or group_status != "resolved"
+                         else max(m.ends or m.starts for m in members),
+                         origin=hashlib.sha256(text(data, "groupKey").encode()).hexdigest()[:16]),
     )]
 
 

@@ -4,7 +4,9 @@
 -- ordered by the alert's own startsAt, never by arrival: one firing of an alert is
 -- (id, startsAt); once resolved it stays resolved (a late duplicate firing is ignored,
 -- and a resolve that arrived before its firing wins over it); a later startsAt is a new
--- firing. The signal then says what the whole group says: firing at its most urgent
+-- firing. A notification saying the whole group resolved (`ended`) resolves the alerts of
+-- that same Alertmanager group (`origin`) it no longer lists that started before its
+-- latest endsAt (a silenced alert is not listed). The signal then says what the whole group says: firing at its most urgent
 -- firing alert's severity (tiers upgrade the one incident), or resolved when none fires.
 local GROUP_RANK = {P0 = 0, P1 = 1, P2 = 2, P3 = 3}
 local GROUP_TTL = 7 * 86400
@@ -20,19 +22,27 @@ end
 
 local function group_merge(sig)
   local key = k("group", sig.key)
-  for _, m in ipairs(sig.group) do
+  local listed = {}
+  for _, m in ipairs(sig.group.members) do
+    listed[m.id] = true
     local raw = redis.call("HGET", key, m.id)
     local old = raw and cjson.decode(raw)
     if group_take(old, m) then
       redis.call("HSET", key, m.id, cjson.encode({
-        s = m.starts, e = m.ends, st = m.status, sev = m.severity, n = m.name
+        s = m.starts, e = m.ends, st = m.status, sev = m.severity, n = m.name, g = sig.group.origin
       }))
     end
   end
+  local ended = tonumber(sig.group.ended)
   local flat = redis.call("HGETALL", key)
   local firing, resolved = {}, 0
   for i = 1, #flat, 2 do
     local a = cjson.decode(flat[i + 1])
+    if ended and a.st == "firing" and a.g == sig.group.origin and not listed[flat[i]]
+        and tonumber(a.s) <= ended then
+      a.st, a.e = "resolved", ended -- the group resolved without it (silenced, inhibited)
+      redis.call("HSET", key, flat[i], cjson.encode(a))
+    end
     if a.st == "firing" then
       table.insert(firing, a)
     else
