@@ -111,3 +111,14 @@ def test_a_duplicate_minute_call_probes_nothing_and_decides_nothing(redis_store:
             assert again["checks"]["skipped"] is True and again["rules"]["claimed"] is False
             assert target.total_hits() == hits and len(metrics.requests) == 1
             assert engine.open_incidents(redis_store) == []
+
+
+def test_the_minute_evaluates_the_log_rules_like_the_rules_cron(store: Store) -> None:
+    from tests.test_logs import ENV, config, line, ndjson, post
+
+    with world(store, config(), extra_env=ENV) as w:
+        assert post(w, ndjson([line(w.now + 1 + i) for i in range(57)])).json()["counted"] == 57
+        w.advance(60)
+        run = w.cron("minute").json()
+        assert run["logs"] == ["log:ErrorLogs firing P1"]
+        assert [(d["key"], d["reason"]) for d in run["decisions"]] == [("log:ErrorLogs", "OPENED")]
