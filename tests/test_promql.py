@@ -212,3 +212,15 @@ def test_series_per_selector_are_bounded_and_a_repeated_label_set_keeps_its_firs
     page.insert(1, ("x_total", {"pod": "0"}, 99.0))
     got = scrape.series_of(page, sel)
     assert len(got) == scrape.MAX_SERIES and got[scrape.series_key({"pod": "0"})] == 0.0
+
+
+def test_a_gauge_ratio_over_a_zero_max_is_inf_and_zero_over_zero_no_value() -> None:
+    from lib.rules import scrape, values
+    from lib.rules.config import Rule
+
+    rule = Rule.model_validate({"name": "Pool", "scrape": "https://x.example/metrics",
+                                "gauge_ratio": {"value": "pool_active", "max": "pool_max"}, "above": {"P1": 0.9}})
+    page = [("pool_active", {}, 3.0), ("pool_max", {}, 0.0)]
+    assert values.instant_value(rule, scrape.observe(rule, page)) == math.inf
+    idle = [("pool_active", {}, 0.0), ("pool_max", {}, 0.0)]
+    assert math.isnan(values.instant_value(rule, scrape.observe(rule, idle)) or 0.0)

@@ -202,3 +202,13 @@ def test_tier_edges_agree(redis_store: Store, tmp_path: Path, share: float) -> N
     pages = counters(10, {"http_requests_total": lambda m: 1000.0 * m,
                           "http_errors_total": lambda m: 1000.0 * share * m if m < 5 else 5000 * share})
     both(redis_store, tmp_path, {**ERRORS, "for": "2m"}, pages)
+
+
+def test_a_gauge_series_leaving_the_page_is_stale_at_once(redis_store: Store, tmp_path: Path) -> None:
+    """Prometheus marks a series a good page stops carrying stale: sum() drops it at once."""
+    rule = {"name": "PoolBusy", "gauge": "pool_active", "above": {"P1": 50, "P0": 80}, "for": "1m"}
+    pages = counters(10, {'pool_active{pod="a"}': lambda m: 40.0,
+                          'pool_active{pod="b"}': lambda m: 45.0 if m < 5 else None})
+    runs = both(redis_store, tmp_path, rule, pages)
+    assert [s for _, s in signals(runs)] == ["rule:PoolBusy firing P0", "rule:PoolBusy resolved P0"]
+    assert signals(runs)[1][0] == 5
