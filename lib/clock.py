@@ -28,6 +28,11 @@ def monotonic() -> float:
     return time.monotonic()
 
 
+def pause(seconds: float) -> None:
+    """Wait real time (for a store to come back), whatever the fake clock says."""
+    time.sleep(max(0.0, seconds))
+
+
 def freeze(at: float) -> None:
     """Stand time still at `at` (local server `--fake-clock`, tests)."""
     global _fake

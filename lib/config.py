@@ -297,7 +297,6 @@ class Settings(Strict):
 
     false_positive_silence: Duration = 3600.0
     ack_link_ttl: Duration = 7 * 86400.0
-    webhook_deadline: Duration = 0.7
     retry_backoff: list[Duration] = Field(default_factory=lambda: [60.0, 120.0, 300.0, 600.0, 900.0])
     max_attempts: int = Field(default=8, ge=1)
     watchdog_gap: Duration = 180.0

@@ -9,11 +9,20 @@ The adapter enforces the method (405) and the 1 MB body limit (413), gives
 every response an X-Request-Id header and every log line the same id, turns
 `HTTPError` into JSON `{"error": ...}`, turns any other exception into a 500
 JSON with the request id (reported to Sentry), and flushes Sentry before the
-response returns (nothing runs after it on Vercel).
+response returns.
+
+Post-response work (`later(fn)`: deliveries, a decision to settle) runs in the
+body's `close()`, which every WSGI server calls once the body is written
+(PEP 3333): wsgiref and werkzeug locally, and vercel-runtime's `vc_init.py`
+on Vercel, which writes and flushes the body, calls `close()`, then drains
+`wait_until` work and only then ends the invocation. So the answer leaves
+first and the work still runs inside the invocation, with the request's log
+context, and Sentry is flushed after it.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import re
@@ -30,6 +39,43 @@ from lib.store import StoreUnavailable
 MAX_BODY = 1024 * 1024  # 1 MB; Vercel's own limit is 4.5 MB
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9:_.-]{1,100}$")
 logger = logging.getLogger("vigil.web")
+_after: contextvars.ContextVar[list[Callable[[], Any]] | None] = contextvars.ContextVar("vigil_after", default=None)
+
+
+def later(fn: Callable[[], Any]) -> None:
+    """Run `fn` once the response has been sent; outside a request (tests, scripts), now."""
+    tasks = _after.get()
+    if tasks is None:
+        fn()
+    else:
+        tasks.append(fn)
+
+
+def _run_later(tasks: list[Callable[[], Any]]) -> None:
+    """Run queued work in order, including work it queues; one failing task never stops the rest."""
+    while tasks:
+        task = tasks.pop(0)
+        try:
+            task()
+        except Exception as exc:
+            logger.exception("post-response work failed")
+            observability.capture(exc)
+
+
+class _Body:
+    """The response body; `close()` runs the post-response work (the server calls it after writing)."""
+
+    def __init__(self, body: bytes, tasks: list[Callable[[], Any]], context: contextvars.Context) -> None:
+        self._body, self._tasks, self._context = body, tasks, context
+
+    def __iter__(self) -> Any:
+        return iter([self._body])
+
+    def close(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        if tasks:
+            self._context.run(_run_later, tasks)
+            observability.flush()
 
 
 class HTTPError(Exception):
@@ -181,6 +227,8 @@ def wsgi(
         observability.init()
         rid = uuid.uuid4().hex
         token = log.bind(request_id=rid)
+        tasks: list[Callable[[], Any]] = []
+        after = _after.set(tasks)
         try:
             try:
                 handle = handler
@@ -221,8 +269,9 @@ def wsgi(
             body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else resp.body
             headers = [(k, v) for k, v in resp.headers.items()] + [("Content-Length", str(len(body)))]
             start_response(f"{resp.status} {_REASONS.get(resp.status, 'Status')}", headers)
-            return [body]
+            return _Body(body, tasks, contextvars.copy_context()) if tasks else [body]
         finally:
+            _after.reset(after)
             observability.flush()
             log.unbind(token)
 

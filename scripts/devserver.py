@@ -127,6 +127,23 @@ class Router:
         return app(environ, start_response)
 
 
+class Answered:
+    """A body already read, whose `close()` still reaches the app's (PEP 3333): lib.web runs
+    post-response work there, after the server has written the answer."""
+
+    def __init__(self, result: Iterable[bytes]) -> None:
+        self.chunks = list(result)
+        self._result = result
+
+    def __iter__(self) -> Any:
+        return iter(self.chunks)
+
+    def close(self) -> None:
+        close = getattr(self._result, "close", None)
+        if close is not None:
+            close()
+
+
 def logged(app: WSGIApp, verbose: bool = True) -> WSGIApp:
     """Request log lines on stderr (method, path, status, milliseconds): every request when
     `verbose`, else only those that failed (5xx)."""
@@ -140,7 +157,7 @@ def logged(app: WSGIApp, verbose: bool = True) -> WSGIApp:
             return start_response(s, headers, exc_info) if exc_info else start_response(s, headers)
 
         try:
-            return list(app(environ, sr))
+            return Answered(app(environ, sr))
         finally:
             ms = (time.perf_counter() - started) * 1000
             if verbose or not status[0].isdigit() or status[0] >= "500":
@@ -175,7 +192,7 @@ class Crons:
             got[0] = int(status.split(" ", 1)[0])
 
         try:
-            list(self.app(environ, sr))
+            Answered(self.app(environ, sr)).close()  # the answer, then its post-response work
         except Exception as exc:  # one failing cron must not stop the others
             print(f"cron {path} raised {exc!r}", file=sys.stderr, flush=True)
             return 500

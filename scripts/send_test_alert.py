@@ -56,7 +56,7 @@ def fire_counted(rt: Runtime, severity: str, title: str, resolve: bool, now: flo
     (decision,) = engine.apply_many(rt.store, rt.config, [signal], now)
     events.decided(decision, now)
     inc = decision.incident
-    outcomes = dispatch.send_all(rt, decision.sends, {inc.id: inc}, now, 10.0) if decision.sends and inc else []
+    outcomes = dispatch.send_all(rt, decision.sends, {inc.id: inc}, now) if decision.sends and inc else []
     out = [f"{decision.reason.value} {inc.ref if inc else ''} ({severity})"]
     failed = 0
     for send, delivery in outcomes:
@@ -74,7 +74,7 @@ def fire_counted(rt: Runtime, severity: str, title: str, resolve: bool, now: flo
     if not decision.sends:
         out.append("  nothing sent (an open test incident with this key already exists: use --resolve)")
     if resolve:
-        (closed,) = dispatch.handle(rt, [signal.model_copy(update={"status": "resolved"})], now, deadline=10.0)
+        (closed,) = dispatch.handle(rt, [signal.model_copy(update={"status": "resolved"})], now)
         out.append(f"{closed.reason.value} {closed.incident.ref if closed.incident else ''}")
     return out, failed
 

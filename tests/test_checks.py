@@ -275,8 +275,11 @@ def test_slow_answers_raise_slow_response_time_then_upgrade_then_resolve(redis_s
 
 
 def _record(store: Store, cfg: Any, minute: int, **result: Any) -> list[dict[str, Any]]:
+    """Record one run; its transitions are then consumed as a decision would consume them."""
     res = CheckResult("api", **{"ok": True, "status": 200, "latency": 0.1, **result})
-    return state.record(store, cfg, [res], at(minute)).transitions
+    recorded = state.record(store, cfg, [res], at(minute))
+    engine.apply_many(store, cfg, [], at(minute), settle=[recorded.pending])
+    return recorded.transitions
 
 
 def test_isolated_slow_probes_never_page(redis_store: Store, target: Target) -> None:

@@ -44,7 +44,7 @@ def rule_sig(name: str = "HighErrorRate", host: str = "api.example.com", status:
 
 
 def reasons(rt: Runtime, signals: list[Signal], now: float) -> list[Reason]:
-    return [d.reason for d in dispatch.handle(rt, signals, now, deadline=5)]
+    return [d.reason for d in dispatch.handle(rt, signals, now)]
 
 
 def test_service_down_mutes_its_checks_symptoms_and_its_hosts_rules_only(store: Store) -> None:

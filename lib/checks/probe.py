@@ -258,6 +258,6 @@ def run_checks(
 def run_deadline(checks: Sequence[Check], limit: float = 30.0) -> float:
     """How long probing may take: the slowest timeout, plus the CPU the probes cost
     (~2-3 ms each in httpx), plus a margin; at most `limit`, leaving room in the
-    function's 60 s for recording and delivering (dispatch.CRON_DEADLINE)."""
+    function's 60 s for recording and delivering (each send to its own timeout)."""
     longest = max((c.timeout for c in checks), default=1.0)
     return min(limit, longest + 1.0 + CPU_PER_PROBE_S * len(checks))

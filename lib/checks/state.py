@@ -30,6 +30,7 @@ from lib.checks.probe import CheckResult
 from lib.clock import iso
 from lib.config import Check, Config, UptimeRule
 from lib.durations import format_duration
+from lib.incidents.engine import Pending
 from lib.models import Severity, Signal
 from lib.store import Script, Store
 
@@ -38,6 +39,7 @@ RECORD = Script.load(__file__, "checks_record")
 CLAIM_TTL = 2 * 3600  # a duplicate delivery arrives within seconds; keep the claim well past that
 GAP_KEY = "vigil:monitoring-gap"
 SOURCE = "checks"
+PENDING = "checks:pending"  # transitions recorded and not yet decided (see checks_record.lua)
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,11 @@ class Recorded:
     evaluated: int
     stale: int  # checks whose slot was already evaluated (an overlapping run)
     transitions: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def pending(self) -> Pending:
+        """What incidents.apply must consume together with its decisions."""
+        return Pending(PENDING, tuple(str(t["id"]) for t in self.transitions if t.get("id")))
 
 
 @dataclass(frozen=True)

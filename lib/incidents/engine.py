@@ -31,6 +31,15 @@ LEASE = 120  # seconds a claimed delivery belongs to its sender before the cron 
 _LISTS = ("steps_done", "notified", "escalation")
 
 
+@dataclass(frozen=True)
+class Pending:
+    """Transitions a source recorded and has not seen decided: fields of the hash `key`
+    (under the store prefix), deleted by the apply that decides them."""
+
+    key: str
+    ids: tuple[str, ...] = ()
+
+
 def route_sends(config: Config, route: Route | None) -> list[dict[str, str]]:
     """The deliveries a route asks for, with addresses resolved from `people`."""
     if route is None:
@@ -109,11 +118,18 @@ def apply_many(
     now: float,
     deploy: dict[str, Any] | None = None,
     counters: list[tuple[str, str, int]] | None = None,
+    settle: list[Pending] | None = None,
+    token: str | None = None,
 ) -> list[Decision]:
     """Dedup, open, update, upgrade or resolve for each signal: one round trip for the batch.
 
     `deploy` (a production deployment that just succeeded) is remembered in the same
     round trip, so incidents opening in the next 30 minutes can say they followed it.
+    `settle` names the pending transitions these signals came from (a source's
+    `<key>` hash, by field): they are deleted in the same script, so a transition is
+    consumed only together with its decision. `token` makes the call repeatable: the
+    same token again returns the first call's decisions (and its claimed sends)
+    instead of deciding twice, for a caller that never heard the first answer.
     """
     decisions: dict[int, Decision] = {}
     batch: list[dict[str, Any]] = []
@@ -132,12 +148,15 @@ def apply_many(
             item["escalation_by"] = {s.value: escalation_snapshot(config, s) for s in Severity}
         batch.append(item)
         index.append(i)
-    if batch or deploy or counters:
+    pending = [{"key": p.key, "ids": list(p.ids)} for p in settle or [] if p.ids]
+    if batch or deploy or counters or pending:
         payload = {
             "signals": batch,
             "deploy_window": config.sources.vercel.deploy_window,
             "deploy": deploy,
             "counters": [list(c) for c in counters or []],
+            "settle": pending,
+            "token": token if batch else None,
         }
         results = store.run_json(APPLY, [], _argv(store, now, payload, config)) or []
         for i, d in zip(index, results, strict=True):
@@ -220,17 +239,31 @@ def _releases(raw: Any) -> list[Signal]:
     return out
 
 
-def complete(store: Store, config: Config, results: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
+@dataclass
+class Completed:
+    states: dict[str, str] = field(default_factory=dict)  # send id -> done | retry | failed | gone
+    sends: list[Send] = field(default_factory=list)  # follow-ups the outcomes call for, claimed
+    incidents: dict[str, Incident] = field(default_factory=dict)
+
+
+def complete(store: Store, config: Config, results: list[dict[str, Any]], now: float) -> Completed:
     """Record delivery outcomes: done, retry with backoff, or failed for good."""
     if not results:
-        return []
+        return Completed()
     payload = {
         "results": results,
         "backoff": config.settings.retry_backoff,
         "max_attempts": config.settings.max_attempts,
     }
     out = store.run_json(COMPLETE, [], _argv(store, now, payload, config))
-    return out if isinstance(out, list) else []
+    out = out if isinstance(out, dict) else {}
+    rows = out.get("results") if isinstance(out.get("results"), list) else []
+    incs = out.get("incidents") if isinstance(out.get("incidents"), dict) else {}
+    return Completed(
+        states={str(r.get("id")): str(r.get("state")) for r in rows if isinstance(r, dict)},
+        sends=_sends(out.get("sends")),
+        incidents={k: inc for k, v in incs.items() if (inc := to_incident(v))},
+    )
 
 
 def get(store: Store, incident_id: str) -> Incident | None:

@@ -31,7 +31,7 @@ def run(rt: runtime.Runtime, now: float) -> dict[str, Any]:
     elif result.status == "connected":
         signal = Signal(key=BACKLOG_KEY, severity=Severity.P2, source="vigil", status="resolved",
                         title="Archive backlog")
-    decisions = dispatch.handle(rt, [signal], now, deadline=dispatch.CRON_DEADLINE) if signal else []
+    decisions = dispatch.handle(rt, [signal], now) if signal else []
     rt.store.pipeline([watchdog.tick_command(rt.store, "archive", now)])
     return {
         "job": "archive", "status": result.status, "sent": result.sent, "remaining": result.remaining,

@@ -4,8 +4,9 @@
    `skipped: true` and probes nothing.
 2. Probe every check concurrently under the run's deadline.
 3. Record results, history, state and the cron tick (round trip 2) and get the
-   transitions back.
-4. Hand their Signals to lib.incidents.dispatch.handle (only when there are any).
+   transitions back, with any an earlier run recorded but never saw decided.
+4. Hand their Signals to lib.incidents.dispatch.handle (only when there are any),
+   which consumes the pending transitions in the same script that decides them.
 5. Ping HEARTBEAT_URL, never failing the run.
 """
 
@@ -83,7 +84,8 @@ def run(rt: Runtime, now: float, environ: Mapping[str, str], deadline: float | N
     results = run_checks(checks, environ, limit, first=claim.suspects)
     recorded = state.record(rt.store, rt.config, results, now)
     sigs = state.signals(rt.config, recorded, now, rt.env.public_base_url)
-    decisions = dispatch.handle(rt, sigs, now, deadline=dispatch.CRON_DEADLINE) if sigs else []
+    pending = recorded.pending
+    decisions = dispatch.handle(rt, sigs, now, settle=[pending]) if pending.ids else []
     failing = [r.name for r in results if not r.ok]
     if recorded.stale:
         logger.warning("checks: %d not evaluated: a newer minute than %s was already evaluated",

@@ -11,7 +11,8 @@ composed into one command each time with `Store.run_all`:
 2. Probe every check and scrape every rule's page, concurrently.
 3. One command: record the checks (checks_record), commit the rules (rules_commit)
    and claim what is due (sweep: escalation steps, retries, reminders).
-4. Only when something happened: decide the signals and deliver (lib.incidents.dispatch).
+4. Only when something happened: decide the signals (consuming the transitions the
+   checks and rules left pending) and deliver after the response (lib.incidents.dispatch).
 """
 
 from __future__ import annotations
@@ -74,13 +75,15 @@ def run(rt: Runtime, now: float, environ: Mapping[str, str]) -> dict[str, Any]:
     answers = store.run_all([*calls, (engine.SWEEP, engine.sweep_args(store, config, now))])  # command 2
     recorded = checks.recorded(answers[0]) if claim.claimed else None
     if got.get("claimed"):
-        ruled.committed = rules.committed(answers[-2])
-        ruled.signals = ruled.signals if ruled.committed else []
+        rules.conclude(ruled, got, rules.committed(answers[-2]))
     team = config.sources.vercel.team
     sigs = (checks.signals(config, recorded, now, rt.env.public_base_url) if recorded else []) + ruled.signals
     log_signals = logs.signals(store, config.logs, now, team) if ruled.logs_active else []
     sigs += log_signals
-    decisions = dispatch.handle(rt, sigs, now, deadline=dispatch.CRON_DEADLINE) if sigs else []
+    # The transitions these signals came from are consumed by the script that decides them.
+    settle = [recorded.pending] if recorded else []
+    settle.append(engine.Pending(rules.PENDING, tuple(ruled.pending)))
+    decisions = dispatch.handle(rt, sigs, now, settle=settle) if sigs or any(p.ids for p in settle) else []
     escalations = dispatch.escalate(rt, engine.swept(answers[-1]), now)
     if claim.claimed:
         heartbeat(rt.env)

@@ -8,6 +8,7 @@ import os
 
 from lib import clock, runtime
 from lib.incidents import dispatch
+from lib.incidents.engine import Pending
 from lib.logs import intake as logs
 from lib.routes import require_cron
 from lib.rules import state
@@ -27,7 +28,8 @@ def handle(req: Request) -> Response:
         run = state.run(rt.store, rt.config.rules, now, os.environ, logs=True)
         log_signals = logs.signals(rt.store, rt.config.logs, now, rt.config.sources.vercel.team) if run.logs_active else []
         signals = run.signals + log_signals
-        decisions = dispatch.handle(rt, signals, now, deadline=dispatch.CRON_DEADLINE) if signals else []
+        settle = [Pending(state.PENDING, tuple(run.pending))]
+        decisions = dispatch.handle(rt, signals, now, settle=settle) if signals or run.pending else []
     except StoreUnavailable as exc:
         return error(503, f"store unavailable: {exc}")
     if not run.claimed:

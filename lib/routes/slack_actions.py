@@ -16,7 +16,6 @@ from lib.signing import digits, verify_slack
 from lib.web import HTTPError, Request, Response, json_response, parse_json
 
 logger = logging.getLogger("vigil.slack")
-SLACK_DEADLINE = 2.0  # Slack: acknowledge interactivity within 3 s
 
 
 def _payload(req: Request) -> dict:
@@ -71,7 +70,7 @@ def handle(req: Request) -> Response:
         if decision is None:
             results.append({"action": action_id, "ignored": "unknown action"})
             continue
-        dispatch.follow_up(rt, decision, now, SLACK_DEADLINE)
+        dispatch.follow_up(rt, decision, now)  # after the answer: Slack wants it within 3 s
         logger.info("slack %s on #%s by %s -> %s", action_id, value, _who(data), decision.reason.value)
         results.append({"action": action_id, "incident": value, "result": decision.reason.value})
     # Slack ignores the body of a 200 to block_actions; it is useful in logs and tests.

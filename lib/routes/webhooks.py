@@ -1,5 +1,5 @@
 """Webhook intake shared by every source: verify -> parse -> one Redis round trip ->
-deliveries in parallel under a deadline. Answers: 401 bad signature or token,
+the answer, then deliveries after the response. Answers: 401 bad signature or token,
 400 malformed (with the reason), 202 ignored, 200 with what was decided."""
 
 from __future__ import annotations

@@ -9,6 +9,9 @@
        per series then summed. No value is "no data": it neither fires nor resolves.
     4. `rules_commit` (RT2): write the new samples (trimmed by time) and state,
        only if no newer run claimed a slot meanwhile; then announce transitions.
+       They wait in `rules:pending` until incidents.apply decides them (and deletes
+       them in that script): a run that fails in between leaves them to the next
+       run's `rules_begin`, which hands them out again first.
 
 Samples: one sorted set per scrape URL and length of history, one member per minute
 (`{"t": slot, "s": {selector id: {series key: value}}}`, a bucket's key ending
@@ -38,6 +41,7 @@ BEGIN = Script.load(__file__, "rules_begin")
 COMMIT = Script.load(__file__, "rules_commit")
 STATE_TTL = 7 * 86400
 NO_DATA_RESOLVE = 6 * 3600.0  # a firing rule without a value this long resolves, saying so
+PENDING = "rules:pending"  # signals committed and not yet decided
 
 Fetch = Callable[[dict[str, Scrape], dict[str, set[str]], Mapping[str, str]], dict[str, src.Page]]
 
@@ -59,6 +63,7 @@ class Run:
     errors: dict[str, str] = field(default_factory=dict)  # url -> why its scrape failed
     round_trips: int = 0
     logs_active: bool = False  # lib/logs has counts to evaluate this minute (read in rules_begin)
+    pending: list[str] = field(default_factory=list)  # fields of PENDING the signals came from
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -130,9 +135,7 @@ def run(
     if not got.get("claimed"):
         return Run(claimed=False, round_trips=store.round_trips - start_rt)
     out, payload = evaluate(rules, got, scrape(rules, environ, fetch), now)
-    out.committed = commit(store, slot, payload)
-    if not out.committed:
-        out.signals = []
+    conclude(out, got, commit(store, slot, payload))
     out.round_trips = store.round_trips - start_rt
     return out
 
@@ -145,8 +148,23 @@ def scrape(rules: list[Rule], environ: Mapping[str, str], fetch: Fetch | None = 
 def evaluate(rules: list[Rule], got: dict[str, Any], pages: dict[str, src.Page], now: float) -> tuple[Run, dict[str, Any]]:
     """Every rule over the scraped pages and what BEGIN read: the Run, and COMMIT's payload."""
     out = Run(logs_active=bool(got.get("logs")))
-    payload = _evaluate(rules, src.scrapes_of(rules), pages, got, slot_of(now), keep_of(rules), out)
+    slot = slot_of(now)
+    payload = _evaluate(rules, src.scrapes_of(rules), pages, got, slot, keep_of(rules), out)
+    out.pending = [f"{slot:012d}:{i}:{s.key}:{s.status}" for i, s in enumerate(out.signals)]
+    payload["pending"] = {i: {"at": now, "signal": s.model_dump(mode="json")}
+                          for i, s in zip(out.pending, out.signals, strict=True)}
     return out, payload
+
+
+def conclude(out: Run, got: dict[str, Any], committed: bool) -> Run:
+    """After COMMIT: the signals to decide are those an earlier run left pending (BEGIN
+    handed them out), then this run's if it committed; `pending` names them all."""
+    older = [(str(p["id"]), Signal.model_validate(p["signal"])) for p in got.get("pending") or [] if isinstance(p, dict)]
+    mine = list(zip(out.pending, out.signals, strict=True)) if committed else []
+    out.committed = committed
+    out.pending = [i for i, _ in older + mine]
+    out.signals = [s for _, s in older + mine]
+    return out
 
 
 def _evaluate(

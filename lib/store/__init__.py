@@ -17,6 +17,7 @@ from typing import Any
 from lib.env import Env
 
 Arg = str | int | float
+PATIENT_TIMEOUT = 10.0  # seconds; the request path keeps the backends' short timeouts
 
 
 class StoreUnavailable(Exception):
@@ -149,6 +150,11 @@ class Store(ABC):
 
     @abstractmethod
     def _pipeline(self, commands: list[list[str]]) -> list[Any]: ...
+
+    def patient(self) -> Store:
+        """The same store with a longer timeout (PATIENT_TIMEOUT), for work after the response:
+        settling a decision whose answer was lost, recording outcomes through an outage."""
+        return self
 
     def close(self) -> None:  # noqa: B027 - optional for backends
         pass

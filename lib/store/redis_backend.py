@@ -7,7 +7,7 @@ from typing import Any
 import redis
 import redis.exceptions as rx
 
-from lib.store import Store, StoreError, StoreUnavailable
+from lib.store import PATIENT_TIMEOUT, Store, StoreError, StoreUnavailable
 
 
 class RedisStore(Store):
@@ -16,6 +16,7 @@ class RedisStore(Store):
     def __init__(self, client: redis.Redis, prefix: str = "vigil:") -> None:
         super().__init__(prefix)
         self.client = client
+        self._patient: RedisStore | None = None
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "vigil:", timeout: float = 3.0) -> RedisStore:
@@ -27,6 +28,14 @@ class RedisStore(Store):
             protocol=2,
         )
         return cls(client, prefix)
+
+    def patient(self) -> RedisStore:
+        if self._patient is None:
+            pool = self.client.connection_pool
+            kwargs = {**pool.connection_kwargs, "socket_timeout": PATIENT_TIMEOUT}
+            client = redis.Redis(connection_pool=type(pool)(connection_class=pool.connection_class, **kwargs))
+            self._patient = RedisStore(client, self.prefix)
+        return self._patient
 
     def _command(self, command: list[str]) -> Any:
         self.round_trips += 1
@@ -54,4 +63,6 @@ class RedisStore(Store):
         return list(results)
 
     def close(self) -> None:
+        if self._patient is not None:
+            self._patient.close()
         self.client.close()

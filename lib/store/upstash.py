@@ -23,7 +23,7 @@ import httpx
 from upstash_redis import Redis
 from upstash_redis.errors import UpstashError
 
-from lib.store import Store, StoreError, StoreUnavailable
+from lib.store import PATIENT_TIMEOUT, Store, StoreError, StoreUnavailable
 
 TIMEOUT = httpx.Timeout(3.0, connect=2.0)
 # Upstash's service errors (upstash.com/docs/redis/troubleshooting): quotas, auth, capacity.
@@ -66,7 +66,8 @@ class UpstashStore(Store):
 
     def __init__(self, url: str, token: str, prefix: str = "vigil:", timeout: httpx.Timeout = TIMEOUT) -> None:
         super().__init__(prefix)
-        self._token = token
+        self._url, self._token = url, token
+        self._patient: UpstashStore | None = None
         # A trailing slash makes the SDK post to ".../pipeline" with a double slash.
         self.client = Redis(url.rstrip("/"), token, rest_retries=0, allow_telemetry=False)
         self.client._http._client.close()
@@ -90,6 +91,11 @@ class UpstashStore(Store):
         # httpx errors; ValueError: a non-JSON answer; KeyError/AttributeError/TypeError: an error envelope
         return self._unavailable(type(exc).__name__)
 
+    def patient(self) -> UpstashStore:
+        if self._patient is None:
+            self._patient = UpstashStore(self._url, self._token, self.prefix, httpx.Timeout(PATIENT_TIMEOUT, connect=3.0))
+        return self._patient
+
     def _command(self, command: list[str]) -> Any:
         self.round_trips += 1
         try:
@@ -108,4 +114,6 @@ class UpstashStore(Store):
             raise self._translate(exc) from None
 
     def close(self) -> None:
+        if self._patient is not None:
+            self._patient.close()
         self.client.close()

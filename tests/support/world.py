@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import importlib
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import httpx
 
@@ -58,6 +61,15 @@ class Dispatcher:
         return module.app(environ, start_response)
 
 
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
 class World:
     def __init__(self, store: Store, config: Config, slack: FakeSlack, twilio: FakeTwilio, smtp: SmtpSink,
                  extra_env: dict[str, str] | None = None) -> None:
@@ -81,6 +93,20 @@ class World:
         self.now = T0
         clock.freeze(T0)
         runtime.install(self.rt)
+
+    @contextmanager
+    def served(self) -> Iterator[httpx.Client]:
+        """The same entry points on a real socket (wsgiref, as the local server): the answer
+        reaches the client before the post-response work ends, as on Vercel."""
+        server = make_server("127.0.0.1", 0, Dispatcher(), server_class=_Server, handler_class=_Quiet)
+        thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+        thread.start()
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{server.server_address[1]}", timeout=30) as client:
+                yield client
+        finally:
+            server.shutdown()
+            server.server_close()
 
     def advance(self, seconds: float) -> float:
         self.now = clock.advance(seconds)

@@ -2,6 +2,10 @@
 -- History (up/seen bitmaps, latency histogram), per-check state (first failed
 -- slot, ok streak, last result, latency ring, alert levels), the cron tick, and
 -- the transitions the run caused: which alerts should now fire or resolve.
+-- Transitions wait in `checks:pending` until incidents.apply decides them (it
+-- deletes them in its own script): whatever fails between this script and that
+-- one, the next run hands them out again, oldest first. One handed out within
+-- PENDING_LEASE seconds is left to the run that holds it.
 -- ARGV: 1 prefix, 2 now, 3 JSON {slot, day, mod, hour, days, ttl, tick_key,
 --       tick_ttl, gap_s, gap_slots, checks = [{name, ok, status, latency, reason,
 --       bucket, suspect, down_slots, up_after, lat = {slots, need, share, tiers}, upt = {n, tiers = [[severity, budget minutes]]},
@@ -166,6 +170,16 @@ local function watchdog()
   end
 end
 
+local PENDING_LEASE = 45
+local pending_key = ck("pending")
+local undecided = {}
+local flat = redis.call("HGETALL", pending_key)
+for i = 1, #flat, 2 do
+  local t = cjson.decode(flat[i + 1])
+  if NOW - (tonumber(t.at) or 0) >= PENDING_LEASE then table.insert(undecided, t) end
+end
+table.sort(undecided, function(a, b) return a.id < b.id end)
+
 local state_key = ck("state")
 local evaluated, stale = 0, 0
 watchdog()
@@ -193,4 +207,13 @@ for _, c in ipairs(req.checks) do
 end
 redis.call("EXPIRE", state_key, TTL)
 redis.call("EXPIRE", ck("suspects"), TTL)
-return cjson.encode({evaluated = evaluated, stale = stale, transitions = transitions})
+for _, t in ipairs(transitions) do
+  t.id = string.format("%012d:%s:%s", SLOT, t.kind, t.name or "")
+  table.insert(undecided, t)
+end
+for _, t in ipairs(undecided) do
+  t.at = NOW
+  redis.call("HSET", pending_key, t.id, cjson.encode(t))
+end
+if #undecided > 0 then redis.call("EXPIRE", pending_key, TTL) end
+return cjson.encode({evaluated = evaluated, stale = stale, transitions = undecided})

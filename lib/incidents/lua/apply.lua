@@ -1,11 +1,19 @@
 -- incidents.apply for a batch of signals: one round trip, atomic.
--- ARGV: 1 prefix, 2 now, 3 JSON {signals = [...], deploy_window = s}, 4 lease seconds, 5 reminder delay
+-- ARGV: 1 prefix, 2 now, 3 JSON {signals = [...], deploy_window = s, deploy, counters,
+--       settle = [{key, ids}], token}, 4 lease seconds, 5 reminder delay
 --#include incident_lib
 --#include inhibit_lib
 --#include group_lib
 local req = cjson.decode(ARGV[3])
 local LEASE = tonumber(ARGV[4])
+local TOKEN_TTL = 600 -- a caller that lost the answer asks again within this
 local out = {}
+
+local token = req.token ~= cjson.null and req.token or nil
+if token then
+  local prior = redis.call("GET", k("applied", token))
+  if prior then return prior end -- decided already: the same decisions, nothing twice
+end
 
 local RANK = {P0 = 0, P1 = 1, P2 = 2, P3 = 3}
 
@@ -171,4 +179,12 @@ for _, sig in ipairs(req.signals) do
   end
   table.insert(out, d)
 end
-return cjson.encode(out)
+
+-- The transitions these signals came from are consumed only now, with their decisions.
+for _, p in ipairs(req.settle or {}) do
+  if #p.ids > 0 then redis.call("HDEL", k(p.key), unpack(p.ids)) end
+end
+
+local result = cjson.encode(out)
+if token then redis.call("SET", k("applied", token), result, "EX", TOKEN_TTL) end
+return result

@@ -22,6 +22,21 @@ redis.call("SET", k("rules", "slot"), string.format("%d", SLOT), "EX", 86400)
 redis.call("HINCRBY", k("metrics", "cron_runs"), "rules", 1)
 redis.call("HSET", k("metrics", "cron_lag_seconds"), "rules", string.format("%.3f", NOW - SLOT))
 
+-- Signals an earlier run committed but never saw decided (rules_commit wrote them,
+-- incidents.apply deletes them): handed out again, unless another run took them
+-- within the last 45 s.
+local pending = {}
+local flat = redis.call("HGETALL", k("rules", "pending"))
+for i = 1, #flat, 2 do
+  local p = cjson.decode(flat[i + 1])
+  if NOW - (tonumber(p.at) or 0) >= 45 then
+    p.at = NOW
+    redis.call("HSET", k("rules", "pending"), flat[i], cjson.encode(p))
+    p.id = flat[i]
+    table.insert(pending, p)
+  end
+end
+
 local samples = {}
 for id, oldest in pairs(args.keep or {}) do
   samples[id] = redis.call("ZRANGEBYSCORE", k("rules", "samples", id), string.format("(%d", oldest), "+inf")
@@ -32,4 +47,5 @@ return cjson.encode({
   state = hash(k("rules", "state")),
   scrapes = hash(k("rules", "scrapes")),
   samples = samples,
+  pending = pending,
 })

@@ -4,7 +4,8 @@
 -- ARGV: 1 prefix, 2 slot, 3 JSON {
 --   state = {rule = json}, state_del = [rule], scrapes = {url_id = json}, scrapes_del = [url_id],
 --   samples = {url_id = {member = json or absent, oldest = score kept, ttl = s}},
---   ttl = s, counts = [[metric, field, by]] }
+--   ttl = s, counts = [[metric, field, by]], pending = {id = {at, signal}} }
+-- `pending` holds this run's signals until incidents.apply decides them (and deletes them).
 local P, SLOT = ARGV[1], tonumber(ARGV[2])
 local a = cjson.decode(ARGV[3])
 local function k(...) return P .. table.concat({...}, ":") end
@@ -28,6 +29,10 @@ for id, s in pairs(a.samples or {}) do
   end
   redis.call("ZREMRANGEBYSCORE", key, "-inf", string.format("(%d", s.oldest))
   redis.call("EXPIRE", key, s.ttl)
+end
+for id, p in pairs(a.pending or {}) do
+  redis.call("HSET", k("rules", "pending"), id, cjson.encode(p))
+  redis.call("EXPIRE", k("rules", "pending"), a.ttl)
 end
 for _, c in ipairs(a.counts or {}) do
   redis.call("HINCRBY", k("metrics", c[1]), c[2], c[3])
