@@ -80,26 +80,27 @@ def checks_world(store: Store, target: Target) -> Any:
     return world(store, default_config(checks=[check]))
 
 
-def fail_for_two_minutes(w: World, target: Target) -> None:
-    assert w.cron("checks").status_code == 200
+def fail_for_two_minutes(w: World, target: Target, job: str = "checks") -> None:
+    assert w.cron(job).status_code == 200
     target.set(status=503)
     for _ in range(2):
         w.advance(60)
-        assert w.cron("checks").json()["decisions"] == []
+        assert w.cron(job).json()["decisions"] == []
 
 
+@pytest.mark.parametrize("job", ["checks", "minute"])
 @pytest.mark.parametrize("action", ["drop", "swallow"])
 def test_a_check_going_down_while_its_decision_fails_still_pages_once(
-    fstore: Store, proxy: RedisProxy, action: str
+    fstore: Store, proxy: RedisProxy, action: str, job: str
 ) -> None:
     with Target() as target, checks_world(fstore, target) as w:
-        fail_for_two_minutes(w, target)
+        fail_for_two_minutes(w, target, job)
         w.advance(60)
         proxy.fault(engine.APPLY, action, times=50)  # every try, after the response too
-        assert w.cron("checks").status_code == 503
+        assert w.cron(job).status_code == 503
         proxy.heal()
         w.advance(60)
-        out = w.cron("checks").json()
+        out = w.cron(job).json()
         if action == "drop":  # nothing was decided: this run decides
             assert [(d["key"], d["reason"]) for d in out["decisions"]] == [("check:api", "OPENED")]
         else:  # it was decided and the answer lost: decided once, not again
@@ -108,7 +109,7 @@ def test_a_check_going_down_while_its_decision_fails_still_pages_once(
         assert inc.key == "check:api"
         for _ in range(4):
             w.advance(60)
-            assert w.cron("checks").json()["decisions"] == []
+            assert w.cron(job).json()["decisions"] == []
             w.cron("escalations")
         assert len(w.slack.posts) == 1 and len(w.twilio.messages) == 1
 
