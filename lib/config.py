@@ -299,10 +299,26 @@ class Settings(Strict):
     ack_link_ttl: Duration = 7 * 86400.0
     retry_backoff: list[Duration] = Field(default_factory=lambda: [60.0, 120.0, 300.0, 600.0, 900.0])
     max_attempts: int = Field(default=8, ge=1)
+    # Every incident can end. Where the source never says "resolved" (Sentry error spikes,
+    # Sentry issues from alert rules, plain alerts), after this long without a firing
+    # signal (key patterns, fnmatch, the first that matches); every other open incident
+    # expires after `expire_after` without one, so Redis cannot grow without bound.
+    resolve_quiet: dict[str, Duration] = Field(default_factory=lambda: {
+        "sentry:errors:*": 3600.0, "sentry:issue:*": 86400.0, "alerts:*": 86400.0,
+    })
+    expire_after: Duration = Field(default=30 * 86400.0, ge=60)
     watchdog_gap: Duration = 180.0
     postmortem_after: Duration = 86400.0
     archive_alert_age: Duration = 3600.0
     archive_alert_size: int = 10000
+
+    @field_validator("resolve_quiet")
+    @classmethod
+    def _quiet_periods(cls, v: dict[str, float]) -> dict[str, float]:
+        for pattern, after in v.items():
+            if after < 60:
+                raise ValueError(f"{pattern!r}: a quiet period is at least 1m")
+        return v
 
 
 def _default_routing() -> dict[Severity, Route]:

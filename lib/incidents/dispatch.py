@@ -225,6 +225,7 @@ def escalate(rt: Runtime, sw: engine.Sweep, now: float) -> dict[str, Any]:
     released = handle(rt, sw.releases, now) if sw.releases else []
     return {
         "released": [str(d.reason) for d in released],
+        "ended": sw.ended,
         "escalated": sw.escalated,
         "sent": sum(1 for _, d in outcomes if d.ok),
         "failed": sum(1 for _, d in outcomes if not d.ok),

@@ -64,6 +64,16 @@ def escalation_snapshot(config: Config, severity: Severity) -> list[dict[str, An
     ]
 
 
+def ends_of(config: Config, key: str) -> dict[str, Any]:
+    """How an incident with this key ends if its source never resolves it: the first
+    `resolve_quiet` pattern matching the key (a quiet period), else `expire_after`."""
+    settings = config.settings
+    for pattern, after in settings.resolve_quiet.items():
+        if fnmatch.fnmatchcase(key, pattern):
+            return {"after": after, "why": "quiet period"}
+    return {"after": settings.expire_after, "why": "expiry"}
+
+
 def config_silence(config: Config, signal: Signal, now: float) -> str | None:
     """The reason of a config silence that matches a firing signal, if any."""
     for s in config.silences:
@@ -142,6 +152,7 @@ def apply_many(
         item = sig.model_dump(mode="json")
         item["sends"] = route_sends(config, config.routing.get(sig.severity))
         item["escalation"] = escalation_snapshot(config, sig.severity)
+        item["ends"] = ends_of(config, sig.key)
         item["inhibit"] = inhibit.annotate(config, sig)
         if sig.group is not None:  # the severity is the merged group's: every policy goes along
             item["sends_by"] = {s.value: route_sends(config, config.routing.get(s)) for s in Severity}
@@ -204,6 +215,7 @@ class Sweep:
     escalated: list[dict[str, Any]] = field(default_factory=list)
     backlog: int = 0
     releases: list[Signal] = field(default_factory=list)  # muted targets that still fire: apply them
+    ended: list[dict[str, Any]] = field(default_factory=list)  # resolved by their quiet period or expiry
 
 
 def sweep(store: Store, config: Config, now: float, limit: int = 200) -> Sweep:
@@ -226,6 +238,7 @@ def swept(raw: Any) -> Sweep:
         escalated=raw.get("escalated") or [] if isinstance(raw.get("escalated"), list) else [],
         backlog=int(raw.get("backlog") or 0),
         releases=_releases(raw.get("releases")),
+        ended=raw.get("ended") if isinstance(raw.get("ended"), list) else [],
     )
 
 

@@ -48,6 +48,17 @@ local function stale_resolve(inc, sig)
   return at and have and at + 1 < have
 end
 
+-- Every incident can end: sig.ends = {after = s, why} is its quiet period (a source that
+-- never says "resolved") or its expiry, counted from its last firing signal; the
+-- escalation sweep resolves it when that passes (lua/sweep.lua, step 0).
+local function keep_alive(inc, sig)
+  local ends = sig.ends
+  if ends and ends ~= cjson.null and tonumber(ends.after) then
+    inc.ends = ends
+    redis.call("ZADD", k("ends"), NOW + tonumber(ends.after), inc.id)
+  end
+end
+
 local function open_new(sig)
   redis.call("SETNX", k("seq"), 1000) -- ids start at #1001
   local id = tostring(redis.call("INCR", k("seq")))
@@ -60,6 +71,7 @@ local function open_new(sig)
   }
   note_evidence(inc, sig)
   local sends = announce(inc, sig)
+  keep_alive(inc, sig)
   save_incident(inc)
   redis.call("SET", k("key", sig.key), id)
   redis.call("ZADD", k("open"), NOW, id)
@@ -84,6 +96,7 @@ local function upgrade(inc, sig)
   inc.steps_done = {}
   -- The new severity's pages go out and its escalation runs from the upgrade.
   local sends = announce(inc, sig)
+  keep_alive(inc, sig)
   save_incident(inc)
   archive(inc.id .. ":upgraded:" .. sig.severity, "upgraded", inc.id, {severity = sig.severity, from = from})
   return {reason = "UPGRADED", incident = inc, sends = sends, detail = from .. " -> " .. sig.severity}
@@ -123,6 +136,7 @@ local function fire(sig)
   if RANK[sig.severity] < RANK[inc.severity] then
     return upgrade(inc, sig)
   end
+  keep_alive(inc, sig)
   save_incident(inc)
   return {reason = "DEDUPED", incident = inc}
 end

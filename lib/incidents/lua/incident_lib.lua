@@ -103,6 +103,7 @@ local function close_incident(inc, by, via, lease)
   inc.resolved_by = by
   redis.call("DEL", k("key", inc.key))
   redis.call("ZREM", k("open"), inc.id)
+  redis.call("ZREM", k("ends"), inc.id)
   redis.call("ZADD", k("recent"), NOW, inc.id)
   redis.call("ZREMRANGEBYSCORE", k("recent"), "-inf", NOW - RETAIN)
   cancel_escalation(inc)

@@ -1,5 +1,6 @@
--- The escalation cron: claim due escalation steps, due retries and due
--- postmortem reminders, exactly once even when runs overlap. One round trip.
+-- The escalation cron: end the incidents whose quiet period or expiry has passed,
+-- claim due escalation steps, due retries and due postmortem reminders, exactly
+-- once even when runs overlap. One round trip.
 -- ARGV: 1 prefix, 2 now, 3 JSON {limit = n}, 4 lease seconds, 5 reminder delay
 --#include incident_lib
 --#include inhibit_lib
@@ -17,6 +18,21 @@ local function first_notified(inc, channel)
     if spec.channel == channel then return spec end
   end
   return nil
+end
+
+-- 0. Incidents whose source went quiet, or that expired (apply.lua keep_alive): resolved
+-- by Vigil, with the notices a resolve sends. ZREM is the claim.
+local ended = {}
+for _, id in ipairs(redis.call("ZRANGEBYSCORE", k("ends"), "-inf", NOW, "LIMIT", 0, LIMIT)) do
+  redis.call("ZREM", k("ends"), id)
+  local inc = load_incident(id)
+  if inc and inc.status ~= "resolved" then
+    local why = inc.ends and inc.ends ~= cjson.null and inc.ends.why or "expiry"
+    for _, s in ipairs(close_incident(inc, "Vigil (" .. why .. ")", why, LEASE)) do table.insert(sends, s) end
+    save_incident(inc)
+    remember(inc)
+    table.insert(ended, {incident = inc.id, why = why})
+  end
 end
 
 -- 1. Escalation steps that are due. ZREM is the claim: a second run finds nothing.
@@ -100,7 +116,8 @@ end
 redis.call("SET", k("cron", "last", "escalations"), tostring(NOW))
 local backlog = redis.call("ZCARD", k("outbox", "due"))
 if #sends == 0 then
-  return cjson.encode({sends = {}, incidents = {}, escalated = {}, backlog = backlog, releases = releases})
+  return cjson.encode({sends = {}, incidents = {}, escalated = {}, backlog = backlog, releases = releases,
+    ended = ended})
 end
 return cjson.encode({sends = sends, incidents = incidents, escalated = escalated, backlog = backlog,
-  releases = releases})
+  releases = releases, ended = ended})
