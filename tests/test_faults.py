@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from lib.checks import state as checks_state
@@ -16,9 +17,11 @@ from lib.incidents import dispatch, engine
 from lib.rules import state as rules_state
 from lib.store import Store
 from lib.store.redis_backend import RedisStore
+from tests.support.fake_slack import FakeSlack
 from tests.support.metrics_target import MetricsTarget
 from tests.support.redis_proxy import RedisProxy
 from tests.support.target import Target
+from tests.support.vercel_runtime import VercelRuntime, python312
 from tests.support.world import SECRETS, World, default_config, world
 
 P0 = {"key": "api-down", "severity": "P0", "title": "API is down", "summary": "health returns 503"}
@@ -264,3 +267,33 @@ def test_a_resolve_or_ack_during_the_slack_post_still_updates_the_message(redis_
         assert "ack" not in slack_buttons(message)
         stored = engine.get(redis_store, inc)
         assert stored is not None and stored.slack["ts"] == next(iter(w.slack.stored))[1]
+
+
+def test_under_vercels_runtime_the_answer_leaves_before_the_deliveries_end(
+    tmp_path: Any, upstash_bridge: Any, redis_server: Any, prefix: str
+) -> None:
+    """vercel_runtime (Python 3.12, .venv312) serving the alerts webhook: Slack answering in
+    2 s does not hold the answer, and the post-response delivery still runs, and is recorded."""
+    python312()
+    config = tmp_path / "monitoring.yaml"
+    config.write_text('service: vr\nrouting:\n  P0: {slack: {channel: "#alerts", mention: channel}}\n')
+    with FakeSlack(delay=2.0) as slack:
+        env = {**SECRETS, "MONITORING_CONFIG": str(config), "PUBLIC_BASE_URL": "https://vigil.test",
+               "UPSTASH_REDIS_REST_URL": upstash_bridge.url, "UPSTASH_REDIS_REST_TOKEN": upstash_bridge.token,
+               "VIGIL_KEY_PREFIX": prefix, "SLACK_BOT_TOKEN": slack.token, "SLACK_API_URL": slack.url}
+        store = RedisStore.from_url(redis_server.url, prefix=prefix)
+        try:
+            with VercelRuntime("api/webhooks/alerts.py", env) as vr, httpx.Client(timeout=30) as http:
+                url = f"{vr.url}/api/webhooks/alerts"
+                assert http.post(url, json=P0).status_code == 401  # warm: the stack is imported
+                started = time.monotonic()
+                r = http.post(url, json=P0, headers=ALERTS_AUTH)
+                took = time.monotonic() - started
+                assert r.status_code == 200 and r.json()["decisions"][0]["reason"] == "OPENED", r.text
+                assert took < 1.0, f"the answer took {took:.2f} s"
+                assert slack.posts == []  # still in flight when the answer arrived
+                assert wait_for(lambda: len(slack.posts) == 1, timeout=30), vr.output()
+                assert wait_for(lambda: bool(engine.open_incidents(store)[0].slack.get("ts")), timeout=10)
+        finally:
+            store.delete_prefix()
+            store.close()
