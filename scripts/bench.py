@@ -174,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.modules.setdefault("bench", sys.modules[__name__])
     import logging
 
+    import bench_faults  # noqa: F401 - registers its sections
     import bench_platform  # noqa: F401 - registers its sections
     import bench_sections  # noqa: F401 - registers its sections
 

@@ -97,7 +97,7 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, int(round(q * len(ordered))) - 1))]
 
 
-@section("webhooks", "Webhook latency, every vendor (Slack, Twilio, SMTP) answering after 300 ms")
+@section("webhooks", "Webhook request and its post-response deliveries in process, every vendor answering after 300 ms")
 def webhooks_section(args: argparse.Namespace) -> list[Row]:
     from tests.support.world import world
 

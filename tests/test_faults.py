@@ -18,6 +18,7 @@ from lib.rules import state as rules_state
 from lib.store import Store
 from lib.store.redis_backend import RedisStore
 from tests.support.fake_slack import FakeSlack
+from tests.support.fault_matrix import run_matrix
 from tests.support.metrics_target import MetricsTarget
 from tests.support.redis_proxy import RedisProxy
 from tests.support.target import Target
@@ -297,3 +298,8 @@ def test_under_vercels_runtime_the_answer_leaves_before_the_deliveries_end(
         finally:
             store.delete_prefix()
             store.close()
+
+
+def test_the_fault_matrix_of_make_bench_loses_and_duplicates_no_page(redis_server: Any) -> None:
+    cases = run_matrix(redis_server)
+    assert [(c.name, c.lost, c.duplicated) for c in cases if c.lost or c.duplicated] == []
