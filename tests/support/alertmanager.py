@@ -53,6 +53,25 @@ class _Quiet(WSGIRequestHandler):
         pass
 
 
+class _Answered:
+    """The answer as written, then (the server calls `close()` after writing it) Vigil's
+    post-response work (lib.web: the deliveries), and only then the delivery is recorded,
+    so a test waiting for a delivery sees its pages."""
+
+    def __init__(self, chunks: list[bytes], result: Any, done: Callable[[], None]) -> None:
+        self.chunks, self._result, self._done = chunks, result, done
+
+    def __iter__(self) -> Any:
+        return iter(self.chunks)
+
+    def close(self) -> None:
+        try:
+            if hasattr(self._result, "close"):
+                self._result.close()
+        finally:
+            self._done()
+
+
 class VigilServer:
     """Vigil's api/ routes on 127.0.0.1:<ephemeral>, recording each Alertmanager delivery
     (its JSON and Vigil's answer). `fail_next(n)` answers 503 n times, as a Vigil that is
@@ -83,13 +102,20 @@ class VigilServer:
                     seen["status"] = int(s.split()[0])
                     return start_response(s, headers, *rest)
 
-                answer = list(dispatcher(environ, capture))
+                result = dispatcher(environ, capture)
+                answer = list(result)
                 status = seen.get("status", 0)
-            with self._cond:
-                self.deliveries.append({"status": status, "body": json.loads(body or b"null"),
-                                        "answer": json.loads(b"".join(answer) or b"null")})
-                self._cond.notify_all()
-            return answer
+
+            def record() -> None:
+                with self._cond:
+                    self.deliveries.append({"status": status, "body": json.loads(body or b"null"),
+                                            "answer": json.loads(b"".join(answer) or b"null")})
+                    self._cond.notify_all()
+
+            if failing:
+                record()
+                return answer
+            return _Answered(answer, result, record)
 
         self.server = make_server("127.0.0.1", 0, app, server_class=_Threading, handler_class=_Quiet)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
