@@ -34,6 +34,16 @@ def upstash_bridge(redis_server: RedisServer) -> Iterator[UpstashBridge]:
         yield bridge
 
 
+@pytest.fixture(autouse=True)
+def fast_store_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the response, recording waits out a store outage of ~46 s of real time
+    (dispatch.RETRY_DELAYS, production). A test whose store stays down need not wait
+    it out: the same schedule, shorter. tests/test_faults.py holds the real one."""
+    from lib.incidents import dispatch
+
+    monkeypatch.setattr(dispatch, "RETRY_DELAYS", (0.01, 0.02, 0.05))
+
+
 @pytest.fixture
 def prefix() -> str:
     return f"vigil-test-{uuid.uuid4().hex[:12]}:"
