@@ -35,6 +35,12 @@ class Matcher:
         return f'{self.label}{self.op}"{self.value}"'
 
 
+def make(label: str, op: str, value: str) -> Matcher:
+    """A matcher with its regex compiled (re.error for a bad one). PromQL selectors
+    (lib.rules.promql) build theirs here too: the semantics are the same."""
+    return Matcher(label, op, value, re.compile(value) if op in ("=~", "!~") else None)
+
+
 def parse(text: str) -> Matcher:
     """One matcher; ValueError says what is wrong with it."""
     m = _MATCHER.match(text)
@@ -43,13 +49,10 @@ def parse(text: str) -> Matcher:
     label, op, value = m.groups()
     if len(value) >= 2 and value[0] == value[-1] == '"':
         value = value[1:-1].replace('\\"', '"')
-    pattern = None
-    if op in ("=~", "!~"):
-        try:
-            pattern = re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"'{text}': not a valid regular expression ({exc})") from None
-    return Matcher(label, op, value, pattern)
+    try:
+        return make(label, op, value)
+    except re.error as exc:
+        raise ValueError(f"'{text}': not a valid regular expression ({exc})") from None
 
 
 def matches_all(matchers: list[Matcher], labels: Mapping[str, str]) -> bool:

@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from lib.matchers import Matcher, make
 from lib.models import Severity
 
 Sample = tuple[float, float]  # (time, value)
@@ -30,25 +31,6 @@ Sample = tuple[float, float]  # (time, value)
 
 _NAME = re.compile(r"\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*")
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(,)?')
-
-
-@dataclass(frozen=True)
-class Matcher:
-    label: str
-    op: str  # "=", "!=", "=~", "!~"
-    value: str
-
-    def matches(self, labels: dict[str, str]) -> bool:
-        have = labels.get(self.label, "")
-        if self.op == "=":
-            return have == self.value
-        if self.op == "!=":
-            return have != self.value
-        hit = re.fullmatch(self.value, have) is not None  # PromQL regexes are fully anchored
-        return hit if self.op == "=~" else not hit
-
-    def __str__(self) -> str:
-        return f'{self.label}{self.op}"{self.value}"'
 
 
 @dataclass(frozen=True)
@@ -87,12 +69,10 @@ def parse_selector(text: str) -> Selector:
             if not mm:
                 raise ValueError(f"'{text}': expected label=\"value\" at '{body[pos:pos + 20]}'")
             value = mm.group(3).replace('\\"', '"').replace("\\\\", "\\")
-            if mm.group(2) in ("=~", "!~"):
-                try:
-                    re.compile(value)
-                except re.error as exc:
-                    raise ValueError(f"'{text}': bad regex for {mm.group(1)}: {exc}") from None
-            matchers.append(Matcher(mm.group(1), mm.group(2), value))
+            try:
+                matchers.append(make(mm.group(1), mm.group(2), value))
+            except re.error as exc:
+                raise ValueError(f"'{text}': bad regex for {mm.group(1)}: {exc}") from None
             pos = mm.end()
             if mm.group(4) is None and not body[pos:].lstrip().startswith("}"):
                 raise ValueError(f"'{text}': expected ',' or '}}' after {mm.group(1)}")
