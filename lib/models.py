@@ -1,15 +1,40 @@
 """The nouns every part of Vigil shares: Severity, Signal, Incident, Decision, Delivery.
 
 Times are Unix epoch seconds (float). Nothing here reads the clock.
+
+Stdlib dataclasses, not pydantic: a request's path builds no pydantic model (issue 15).
+Each checks its fields on construction (lib/fields.py: `Invalid`, a ValueError whose
+message starts with the field's name); `as_dict()` is the JSON the Lua scripts read,
+`from_dict()` reads it back.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from lib.fields import (
+    Model,
+    choice,
+    each,
+    flag,
+    integer,
+    items,
+    mapping,
+    member,
+    number,
+    optional_integer,
+    optional_number,
+    optional_text,
+    strings,
+    text,
+)
+
+AlertStatus = Literal["firing", "resolved"]
+IncidentStatus = Literal["triggered", "acknowledged", "resolved"]
+Channel = Literal["slack", "email", "sms", "call", "console"]
+SendKind = Literal["trigger", "escalate", "resolve", "ack", "reminder", "test"]
 
 
 class Severity(str, enum.Enum):
@@ -27,56 +52,67 @@ class Severity(str, enum.Enum):
         return self.value
 
 
-class GroupMember(BaseModel):
+@dataclass(kw_only=True)
+class GroupMember(Model):
     """One alert of an Alertmanager group. The engine merges members into the group's
     state in the same round trip as the decision (lib/incidents/lua/group_lib.lua):
     the alert's own `starts`/`ends` order them, whatever order notifications arrive in."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    id: str = Field(min_length=1, max_length=64)  # the fingerprint
+    id: str  # the fingerprint, 1..64 characters
     starts: float  # startsAt, Unix seconds: with `id`, one firing of the alert
     ends: float | None = None  # endsAt of a resolved alert
-    status: Literal["firing", "resolved"] = "firing"
+    status: AlertStatus = "firing"
     severity: Severity = Severity.P2
-    name: str = Field(default="", max_length=200)  # alertname and the labels that tell it apart
+    name: str = ""  # alertname and the labels that tell it apart, at most 200 characters
+
+    def __post_init__(self) -> None:
+        self.id = text("id", self.id, 1, 64)
+        self.starts = number("starts", self.starts)
+        self.ends = optional_number("ends", self.ends)
+        self.status = choice("status", self.status, get_args(AlertStatus))  # type: ignore[assignment]
+        self.severity = member("severity", self.severity, Severity)
+        self.name = text("name", self.name, 0, 200)
 
 
-class AlertGroup(BaseModel):
+@dataclass(kw_only=True)
+class AlertGroup(Model):
     """An Alertmanager notification's alerts. `ended`: the notification says the whole group
     resolved, at the latest endsAt it lists: alerts it no longer lists (silenced, inhibited
     or long gone) that started before then resolved with it."""
-
-    model_config = ConfigDict(extra="forbid")
 
     members: list[GroupMember]
     ended: float | None = None
     # Which Alertmanager group said it (a hash of its groupKey): `ended` speaks only for
     # that group's alerts, not for the other groups (tiers routed apart) of one incident.
-    origin: str = Field(default="", max_length=64)
+    origin: str = ""  # at most 64 characters
+
+    def __post_init__(self) -> None:
+        self.members = each("members", self.members, GroupMember)
+        self.ended = optional_number("ended", self.ended)
+        self.origin = text("origin", self.origin, 0, 64)
 
 
-class Signal(BaseModel):
-    """What a source saw, normalised. `key` is the dedup identity of the problem."""
+@dataclass(kw_only=True)
+class Signal(Model):
+    """What a source saw, normalised. `key` is the dedup identity of the problem.
+    `from_dict` refuses a key that is not a field."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    key: str = Field(min_length=1, max_length=400)
+    key: str  # 1..400 characters
     severity: Severity = Severity.P3
-    status: Literal["firing", "resolved"] = "firing"
-    title: str = Field(default="", max_length=500)
-    summary: str = Field(default="", max_length=4000)
+    status: AlertStatus = "firing"
+    title: str = ""  # at most 500 characters
+    summary: str = ""  # at most 4000 characters
     source: str = "alerts"
-    labels: dict[str, str] = Field(default_factory=dict)
-    links: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)
     occurred_at: float | None = None
-    # Open only when more than `burst` firing signals with this key arrive within
+    # Open only when more than `burst` (>= 1) firing signals with this key arrive within
     # `burst_window` seconds (Sentry: more than 10 errors a minute is a spike).
-    burst: int | None = Field(default=None, ge=1)
+    burst: int | None = None
     burst_window: float = 60.0
-    # Dedup identity of the delivery itself (Sentry Request-ID, Vercel envelope id):
-    # the same delivery twice changes nothing.
-    delivery_id: str | None = Field(default=None, max_length=200)
+    # Dedup identity of the delivery itself (Sentry Request-ID, Vercel envelope id), at
+    # most 200 characters: the same delivery twice changes nothing.
+    delivery_id: str | None = None
     # When the source last saw the problem, signed inside the body (Sentry: the issue's
     # lastSeen or the event's time). A resolve whose evidence is older than the open
     # incident's is stale (a replayed recording) and resolves nothing.
@@ -86,6 +122,24 @@ class Signal(BaseModel):
     release: bool = False
     # An Alertmanager group: severity, status and summary come from the merged members.
     group: AlertGroup | None = None
+
+    def __post_init__(self) -> None:
+        self.key = text("key", self.key, 1, 400)
+        self.severity = member("severity", self.severity, Severity)
+        self.status = choice("status", self.status, get_args(AlertStatus))  # type: ignore[assignment]
+        self.title = text("title", self.title, 0, 500)
+        self.summary = text("summary", self.summary, 0, 4000)
+        self.source = text("source", self.source)
+        self.labels = strings("labels", self.labels)
+        self.links = strings("links", self.links)
+        self.occurred_at = optional_number("occurred_at", self.occurred_at)
+        self.burst = optional_integer("burst", self.burst, 1)
+        self.burst_window = number("burst_window", self.burst_window)
+        self.delivery_id = optional_text("delivery_id", self.delivery_id, 200)
+        self.evidence_at = optional_number("evidence_at", self.evidence_at)
+        self.release = flag("release", self.release)
+        if self.group is not None:
+            self.group = AlertGroup.from_dict(self.group, "group")
 
 
 class Reason(str, enum.Enum):
@@ -110,20 +164,22 @@ class Reason(str, enum.Enum):
         return self.value
 
 
-class Incident(BaseModel):
-    """The hot state of one incident, as kept in Redis."""
+@dataclass(kw_only=True)
+class Incident(Model):
+    """The hot state of one incident, as kept in Redis. `from_dict` drops keys that are
+    not fields (the Lua scripts keep more)."""
 
-    model_config = ConfigDict(extra="ignore")
+    EXTRA = "ignore"
 
     id: str  # "1042"; shown as "#1042"
     key: str
     severity: Severity
-    status: Literal["triggered", "acknowledged", "resolved"] = "triggered"
+    status: IncidentStatus = "triggered"
     title: str = ""
     summary: str = ""
     source: str = ""
-    labels: dict[str, str] = Field(default_factory=dict)
-    links: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)
     opened_at: float
     last_seen: float
     occurrences: int = 1
@@ -134,32 +190,61 @@ class Incident(BaseModel):
     resolved_by: str | None = None
     false_positive: str | None = None
     postmortem: str | None = None
-    escalation: list[dict[str, Any]] = Field(default_factory=list)  # policy snapshot
-    steps_done: list[int] = Field(default_factory=list)
-    slack: dict[str, str] = Field(default_factory=dict)  # {"channel": "C..", "ts": "..."}
-    notified: list[dict[str, str]] = Field(default_factory=list)  # who was told, for resolve notices
+    escalation: list[dict[str, Any]] = field(default_factory=list)  # policy snapshot
+    steps_done: list[int] = field(default_factory=list)
+    slack: dict[str, str] = field(default_factory=dict)  # {"channel": "C..", "ts": "..."}
+    notified: list[dict[str, str]] = field(default_factory=list)  # who was told, for resolve notices
     deploy: dict[str, Any] | None = None  # the production deploy it followed, if recent
     acked_email: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("id", "key", "title", "summary", "source"):
+            setattr(self, name, text(name, getattr(self, name)))
+        for name in ("acked_by", "acked_via", "resolved_by", "false_positive", "postmortem", "acked_email"):
+            setattr(self, name, optional_text(name, getattr(self, name)))
+        for name in ("opened_at", "last_seen"):
+            setattr(self, name, number(name, getattr(self, name)))
+        for name in ("acked_at", "resolved_at"):
+            setattr(self, name, optional_number(name, getattr(self, name)))
+        for name in ("labels", "links", "slack"):
+            setattr(self, name, strings(name, getattr(self, name)))
+        self.severity = member("severity", self.severity, Severity)
+        self.status = choice("status", self.status, get_args(IncidentStatus))  # type: ignore[assignment]
+        self.occurrences = integer("occurrences", self.occurrences)
+        self.escalation = [mapping(f"escalation[{i}]", s) for i, s in enumerate(items("escalation", self.escalation))]
+        self.steps_done = [integer(f"steps_done[{i}]", n) for i, n in enumerate(items("steps_done", self.steps_done))]
+        self.notified = [strings(f"notified[{i}]", n) for i, n in enumerate(items("notified", self.notified))]
+        self.deploy = None if self.deploy is None else mapping("deploy", self.deploy)
 
     @property
     def ref(self) -> str:
         return f"#{self.id}"
 
 
-class Send(BaseModel):
-    """One claimed delivery: a message of `kind` to `address` over `channel`."""
+@dataclass(kw_only=True)
+class Send(Model):
+    """One claimed delivery: a message of `kind` to `address` over `channel`. `from_dict`
+    drops keys that are not fields (the outbox keeps more)."""
 
-    model_config = ConfigDict(extra="ignore")
+    EXTRA = "ignore"
 
     id: str
     incident: str
-    channel: Literal["slack", "email", "sms", "call", "console"]
-    kind: Literal["trigger", "escalate", "resolve", "ack", "reminder", "test"] = "trigger"
+    channel: Channel
+    kind: SendKind = "trigger"
     to: str = ""  # person key, or the Slack channel name
     address: str = ""  # e-mail address, E.164 phone number, Slack channel
     mention: str = ""  # Slack: "channel" | "here" | ""
     attempt: int = 1
     step: int | None = None  # escalation step index
+
+    def __post_init__(self) -> None:
+        for name in ("id", "incident", "to", "address", "mention"):
+            setattr(self, name, text(name, getattr(self, name)))
+        self.channel = choice("channel", self.channel, get_args(Channel))  # type: ignore[assignment]
+        self.kind = choice("kind", self.kind, get_args(SendKind))  # type: ignore[assignment]
+        self.attempt = integer("attempt", self.attempt)
+        self.step = optional_integer("step", self.step)
 
 
 @dataclass(frozen=True)

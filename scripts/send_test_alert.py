@@ -21,6 +21,7 @@ Against production, with its variables and without writing them to a file:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -74,7 +75,7 @@ def fire_counted(rt: Runtime, severity: str, title: str, resolve: bool, now: flo
     if not decision.sends:
         out.append("  nothing sent (an open test incident with this key already exists: use --resolve)")
     if resolve:
-        (closed,) = dispatch.handle(rt, [signal.model_copy(update={"status": "resolved"})], now)
+        (closed,) = dispatch.handle(rt, [dataclasses.replace(signal, status="resolved")], now)
         out.append(f"{closed.reason.value} {closed.incident.ref if closed.incident else ''}")
     return out, failed
 

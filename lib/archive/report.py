@@ -36,8 +36,8 @@ def rule_of(key: str, labels: Mapping[str, Any] | None) -> str:
 
 
 def _as_dict(incident: Any) -> Mapping[str, Any]:
-    dump = getattr(incident, "model_dump", None)
-    return dump(mode="json") if dump else incident
+    dump = getattr(incident, "as_dict", None)
+    return dump() if dump else incident
 
 
 def _sev(value: Any) -> str | None:

@@ -9,6 +9,7 @@ handed to the script, which snapshots the escalation onto the incident.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ POSTMORTEM = Script.load(__file__, "postmortem")
 
 LEASE = 120  # seconds a claimed delivery belongs to its sender before the cron retries it
 _LISTS = ("steps_done", "notified", "escalation")
+_SIGNAL_FIELDS = frozenset(f.name for f in dataclasses.fields(Signal))
 
 
 @dataclass(frozen=True)
@@ -96,11 +98,11 @@ def to_incident(data: Any) -> Incident | None:
     for k in ("labels", "links", "slack"):
         if fixed.get(k) == []:
             fixed[k] = {}
-    return Incident.model_validate(fixed)
+    return Incident.from_dict(fixed)
 
 
 def _sends(data: Any) -> list[Send]:
-    return [Send.model_validate(s) for s in data] if isinstance(data, list) else []
+    return [Send.from_dict(s) for s in data] if isinstance(data, list) else []
 
 
 def _decision(d: dict[str, Any]) -> Decision:
@@ -149,7 +151,7 @@ def apply_many(
         if reason is not None:
             decisions[i] = Decision(Reason.SILENCED, detail=reason)
             continue
-        item = sig.model_dump(mode="json")
+        item = sig.as_dict()
         item["sends"] = route_sends(config, config.routing.get(sig.severity))
         item["escalation"] = escalation_snapshot(config, sig.severity)
         item["ends"] = ends_of(config, sig.key)
@@ -247,8 +249,8 @@ def _releases(raw: Any) -> list[Signal]:
     out = []
     for item in raw if isinstance(raw, list) else []:
         data = json.loads(item) if isinstance(item, str) else item
-        fields = {k: v for k, v in data.items() if k in Signal.model_fields and v != {}}
-        out.append(Signal.model_validate({**fields, "release": True}))
+        fields = {k: v for k, v in data.items() if k in _SIGNAL_FIELDS and v != {}}
+        out.append(Signal.from_dict({**fields, "release": True}))
     return out
 
 

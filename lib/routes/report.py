@@ -31,7 +31,7 @@ def handle(req: Request) -> Response:
     if sink.enabled(rt.env):
         report = build_report(now, days, rt.env)
     else:
-        held = [i.model_dump(mode="json") for i in engine.recent_incidents(rt.store, since)]
+        held = [i.as_dict() for i in engine.recent_incidents(rt.store, since)]
         rolled = [e["data"] for e in rollups.events(rt.store, rt.config, now, hours=min(int(days * 24), 35 * 24))]
         report = build_report(now, days, held, rollups=rolled)
     wants_html = req.query.get("format") == "html" or (

@@ -151,7 +151,7 @@ def evaluate(rules: list[Rule], got: dict[str, Any], pages: dict[str, src.Page],
     slot = slot_of(now)
     payload = _evaluate(rules, src.scrapes_of(rules), pages, got, slot, keep_of(rules), out)
     out.pending = [f"{slot:012d}:{i}:{s.key}:{s.status}" for i, s in enumerate(out.signals)]
-    payload["pending"] = {i: {"at": now, "signal": s.model_dump(mode="json")}
+    payload["pending"] = {i: {"at": now, "signal": s.as_dict()}
                           for i, s in zip(out.pending, out.signals, strict=True)}
     return out, payload
 
@@ -159,7 +159,7 @@ def evaluate(rules: list[Rule], got: dict[str, Any], pages: dict[str, src.Page],
 def conclude(out: Run, got: dict[str, Any], committed: bool) -> Run:
     """After COMMIT: the signals to decide are those an earlier run left pending (BEGIN
     handed them out), then this run's if it committed; `pending` names them all."""
-    older = [(str(p["id"]), Signal.model_validate(p["signal"])) for p in got.get("pending") or [] if isinstance(p, dict)]
+    older = [(str(p["id"]), Signal.from_dict(p["signal"])) for p in got.get("pending") or [] if isinstance(p, dict)]
     mine = list(zip(out.pending, out.signals, strict=True)) if committed else []
     out.committed = committed
     out.pending = [i for i, _ in older + mine]

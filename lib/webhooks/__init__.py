@@ -17,10 +17,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
 from lib import safejson
 from lib.clock import parse_iso
+from lib.fields import Invalid
 from lib.models import Severity, Signal
 
 MAX_ID = 128  # vendor ids are short; a longer one is not an id
@@ -204,10 +203,8 @@ def make_signal(
             delivery_id=delivery_id,
             **fields,
         )
-    except ValidationError as exc:  # a safety net: report where, never the (stranger's) value
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "signal"
-        raise BadPayload(f"{where}: {err['msg']}") from None
+    except Invalid as exc:  # a safety net: report where, never the (stranger's) value
+        raise BadPayload(f"{exc.field or 'signal'}: {exc.reason}") from None
 
 
 def join(parts: Iterable[str], sep: str = " · ") -> str:
