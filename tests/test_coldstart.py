@@ -57,3 +57,24 @@ def test_an_unsigned_sentry_delivery_is_refused_on_a_cold_instance(first_answer:
 def test_the_webhook_path_does_not_import(first_answer: dict, module: str) -> None:
     loaded = [m for m in first_answer["modules"] if m == module or m.startswith(module + ".")]
     assert not loaded, f"{module} is imported before the Sentry webhook's first answer"
+
+
+# The nouns and the environment every request builds: stdlib only (issue 15: the first
+# pydantic model class alone costs a cold start ~100 ms).
+_NOUNS = """
+import json, sys
+from lib.env import Env
+from lib.models import Signal
+env = Env.from_environ({"CRON_SECRET": "x" * 20, "REDIS_URL": "redis://127.0.0.1:6379"})
+signal = Signal(key="k", severity="P1", group={"members": [{"id": "a", "starts": 1}]})
+print(json.dumps({"store": env.describe_store(), "severity": signal.as_dict()["severity"],
+                  "pydantic": sorted(m for m in sys.modules if m.split(".")[0] in ("pydantic", "pydantic_core"))}))
+"""
+
+
+def test_the_models_and_the_environment_do_not_import_pydantic() -> None:
+    out = subprocess.run([sys.executable, "-c", _NOUNS], cwd=ROOT, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got == {"store": "redis (127.0.0.1:6379)", "severity": "P1", "pydantic": []}
