@@ -81,7 +81,8 @@ def seeded(redis_store: Store, redis_server: Any) -> Store:
     last = {"ok": True, "status": 200, "latency": 0.1, "reason": "", "at": NOW - 20}
     raw.hset(state, "api", json.dumps({"slot": int(NOW // 60), "last": last}))
     bad = {"ok": False, "status": 503, "reason": "status 503 (expected 200)", "at": NOW - 20}
-    raw.hset(state, "web", json.dumps({"slot": 1, "down": True, "down_at": int(NOW // 60) - 3, "ff": 1, "last": bad}))
+    down = int(NOW // 60) - 3  # 11:57, the first failure of the streak that opened the incident
+    raw.hset(state, "web", json.dumps({"slot": 1, "down": True, "down_since": down, "ff": down, "last": bad}))
     raw.hset(state, "jobs", json.dumps({"slot": 1, "ff": int(NOW // 60), "last": bad}))
     return redis_store
 
@@ -126,6 +127,11 @@ def test_each_check_has_a_state(seeded: Store) -> None:
     web = doc["checks"][1]
     assert web["last"]["reason"] == "status 503 (expected 200)" and web["since"] == "2026-01-31T11:57:00Z"
     assert doc["status"] == "down"
+    # State written before down_since was kept names the open slot (down_at): still shown.
+    old = {**json.loads(seeded.call("HGET", seeded.key("checks", "state"), "web")), "down_at": int(NOW // 60) - 1}
+    del old["down_since"]
+    seeded.call("HSET", seeded.key("checks", "state"), "web", json.dumps(old))
+    assert status_page.read(seeded, make_rt(seeded).config, NOW)["checks"][1]["since"] == "2026-01-31T11:59:00Z"
     later = status_page.read(seeded, make_rt(seeded).config, NOW + 3600)  # no results for an hour
     assert {c["state"] for c in later["checks"]} == {"unknown"}
 

@@ -57,7 +57,9 @@ def _state(doc: dict[str, Any], now: float) -> str:
 
 
 def _since(doc: dict[str, Any]) -> str | None:
-    slot = doc.get("down_at") if doc.get("down") else doc.get("ff")
+    """The first failure of the streak: the instant the page's "failing since" names too
+    (down_since; down_at, the open slot, is what state written before it kept)."""
+    slot = doc.get("down_since", doc.get("down_at")) if doc.get("down") else doc.get("ff")
     return iso(int(slot) * 60) if slot is not None else None
 
 

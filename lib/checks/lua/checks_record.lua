@@ -1,7 +1,8 @@
 -- Record one run's results for every check: one round trip, atomic.
 -- History (up/seen bitmaps, latency histogram), per-check state (first failed
--- slot, ok streak, last result, latency ring, alert levels), the cron tick, and
--- the transitions the run caused: which alerts should now fire or resolve.
+-- slot, the one the open incident's streak began at, ok streak, last result,
+-- latency ring, alert levels), the cron tick, and the transitions the run
+-- caused: which alerts should now fire or resolve.
 -- Transitions wait in `checks:pending` until incidents.apply decides them (it
 -- deletes them in its own script): whatever fails between this script and that
 -- one, the next run hands them out again, oldest first. One handed out within
@@ -57,9 +58,10 @@ local function availability(c, st)
     st.ff = nil
     st.oks = (st.oks or 0) + 1
     if st.down and st.oks >= c.up_after then
-      table.insert(transitions, {kind = "up", name = c.name, since = st.down_at,
+      -- down_at: the open slot, in state written before down_since was kept
+      table.insert(transitions, {kind = "up", name = c.name, since = st.down_since or st.down_at,
         status = c.status, latency = c.latency})
-      st.down, st.down_at = nil, nil
+      st.down, st.down_since, st.down_at = nil, nil, nil
     end
     return
   end
@@ -67,7 +69,9 @@ local function availability(c, st)
   -- Failing "continuously" cannot be claimed across minutes nobody looked at.
   if st.ff == nil or gap then st.ff = SLOT end
   if not st.down and SLOT - st.ff >= c.down_slots then
-    st.down, st.down_at = true, SLOT
+    -- down_since: the first failure of the streak that opened it, the one instant the
+    -- page ("failing since"), the status page ("since") and the resolve ("down since") name
+    st.down, st.down_since = true, st.ff
     table.insert(transitions, {kind = "down", name = c.name, since = st.ff,
       status = c.status, reason = c.reason})
   end
