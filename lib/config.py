@@ -6,6 +6,10 @@ routing and escalation, escalation order, unique names, tier order, silences).
 Everything that could fail at run time fails here instead, every problem at
 once, each with its exact place and line (lib/config_errors.py):
 `monitoring.yaml:12: routing.P0.sms[0]: unknown person 'ctoo'`.
+
+The classes are plain dataclasses (lib/schema.py): pydantic validates a file
+(lib/config_schema.py) when `make validate` runs or no fresh snapshot of it
+exists; a cold start otherwise reads the snapshot (lib/config_snapshot.py).
 """
 
 from __future__ import annotations
@@ -15,74 +19,64 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
-
+from lib import config_snapshot
 from lib.clock import parse_iso
-from lib.config_checks import cross_references
-from lib.config_errors import ConfigError, Loc, problems_of, read_yaml
+from lib.config_errors import ConfigError, Loc, read_yaml
 from lib.durations import Duration
 from lib.logs.config import LogRule
 from lib.models import Severity
 from lib.rules.config import Rule
+from lib.schema import config_class, spec
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;.]+$")  # one plain address: SMTP sends to it as is
 
 
-class Person(Strict):
+def _e164(v: str | None) -> str | None:
+    if v is not None and not _E164.match(v):
+        raise ValueError(f"'{v}' is not an E.164 phone number like +15550000001")
+    return v
+
+
+def _email(v: str | None) -> str | None:
+    if v is not None and not _EMAIL.match(v):
+        raise ValueError(f"'{v}' is not an e-mail address like oncall@example.com")
+    return v
+
+
+@config_class
+class Person:
     name: str = ""
-    email: str | None = None
-    phone: str | None = None
+    email: str | None = spec(None, after=_email)
+    phone: str | None = spec(None, after=_e164)
     slack: str | None = None  # a Slack user id, for <@U123> mentions
 
-    @field_validator("phone")
-    @classmethod
-    def _e164(cls, v: str | None) -> str | None:
-        if v is not None and not _E164.match(v):
-            raise ValueError(f"'{v}' is not an E.164 phone number like +15550000001")
-        return v
 
-    @field_validator("email")
-    @classmethod
-    def _email(cls, v: str | None) -> str | None:
-        if v is not None and not _EMAIL.match(v):
-            raise ValueError(f"'{v}' is not an e-mail address like oncall@example.com")
-        return v
-
-
-class SlackRoute(Strict):
+@config_class
+class SlackRoute:
     channel: str = "#alerts"
     mention: Literal["channel", "here", "none"] = "none"
 
 
-class Route(Strict):
+@config_class
+class Route:
     slack: SlackRoute | None = None
-    sms: list[str] = Field(default_factory=list)
-    email: list[str] = Field(default_factory=list)
-    call: list[str] = Field(default_factory=list)
+    sms: list[str] = spec(factory=list)
+    email: list[str] = spec(factory=list)
+    call: list[str] = spec(factory=list)
 
 
-class EscalationStep(Strict):
+@config_class
+class EscalationStep:
     after: Duration
     notify: Route
 
 
-class LatencyRule(Strict):
+@config_class
+class LatencyRule:
     """Sustained slowness -> SlowResponseTime: the runbook's "p95 > 1 s for 5 minutes".
 
     One probe a minute cannot estimate a p95 (the p95 of 5 runs is their maximum, so
@@ -92,14 +86,22 @@ class LatencyRule(Strict):
     """
 
     enabled: bool = True
-    window: Duration = Field(default=300.0, ge=60, le=3600)
-    min_slow: float = Field(default=0.8, gt=0.5, le=1)
-    above: dict[Severity, Duration] = Field(
-        default_factory=lambda: {Severity.P1: 1.0, Severity.P0: 2.0}
+    window: Duration = spec(300.0, ge=60, le=3600)
+    min_slow: float = spec(0.8, gt=0.5, le=1)
+    above: dict[Severity, Duration] = spec(
+        factory=lambda: {Severity.P1: 1.0, Severity.P0: 2.0}
     )
 
 
-class UptimeRule(Strict):
+def _percentages(v: dict[Severity, float]) -> dict[Severity, float]:
+    for sev, pct in v.items():
+        if not 0 < pct < 100:
+            raise ValueError(f"{sev.value}: {pct:g} is not a percentage between 0 and 100")
+    return v
+
+
+@config_class
+class UptimeRule:
     """The `window`'s uptime target already broken -> UptimeBelowTarget.
 
     A tier T fires once the downtime seen in the last `window` exceeds what T allows
@@ -109,21 +111,14 @@ class UptimeRule(Strict):
     """
 
     enabled: bool = True
-    window: Duration = Field(default=30 * 86400.0, ge=86400, le=31 * 86400)
-    below: dict[Severity, float] = Field(
-        default_factory=lambda: {Severity.P1: 99.0, Severity.P0: 95.0}
+    window: Duration = spec(30 * 86400.0, ge=86400, le=31 * 86400)
+    below: dict[Severity, float] = spec(
+        factory=lambda: {Severity.P1: 99.0, Severity.P0: 95.0}, after=_percentages
     )
 
-    @field_validator("below")
-    @classmethod
-    def _percent(cls, v: dict[Severity, float]) -> dict[Severity, float]:
-        for sev, pct in v.items():
-            if not 0 < pct < 100:
-                raise ValueError(f"{sev.value}: {pct:g} is not a percentage between 0 and 100")
-        return v
 
-
-class FlapRule(Strict):
+@config_class
+class FlapRule:
     """Nagios' flap detection: the weighted percent state change over the last `results`
     runs; flapping from `high` percent, stable again below `low` -> one CheckFlapping.
 
@@ -134,56 +129,57 @@ class FlapRule(Strict):
     """
 
     enabled: bool = True
-    results: int = Field(default=21, ge=5, le=60)
-    high: float = Field(default=40.0, gt=0, le=100)
-    low: float = Field(default=20.0, ge=0, le=100)
+    results: int = spec(21, ge=5, le=60)
+    high: float = spec(40.0, gt=0, le=100)
+    low: float = spec(20.0, ge=0, le=100)
     severity: Severity = Severity.P1
 
-    @model_validator(mode="after")
-    def _low_below_high(self) -> FlapRule:
+    def _verify(self) -> None:
         if self.low >= self.high:
             raise ValueError(f"low ({self.low:g}) must be below high ({self.high:g})")
-        return self
 
 
-class Expect(Strict):
+@config_class
+class Expect:
     status: int | list[int] = 200
-    json_fields: dict[str, Any] = Field(default_factory=dict, alias="json")
+    json_fields: dict[str, Any] = spec(factory=dict, alias="json")
     max_latency: Duration | None = None
     body_contains: str | None = None
 
 
-class Check(Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    url: str = Field(pattern=r"^https?://")
+def _one_authorization(v: dict[str, str], data: dict[str, Any]) -> dict[str, str]:
+    # httpx turns a URL's user:password into Basic auth, which silently replaces
+    # a configured Authorization header: the check would probe with the wrong one.
+    parts = urlsplit(str(data.get("url") or ""))
+    if (parts.username or parts.password) and any(k.lower() == "authorization" for k in v):
+        raise ValueError("the url's user:password would replace the Authorization header; keep one of them")
+    return v
+
+
+@config_class
+class Check:
+    name: str = spec(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    url: str = spec(pattern=r"^https?://")
     method: Literal["GET", "HEAD", "POST"] = "GET"
-    headers: dict[str, str] = Field(default_factory=dict)  # "${ENV_VAR}" is replaced from the environment
+    headers: dict[str, str] = spec(factory=dict, after=_one_authorization)  # "${ENV_VAR}": from the environment
     timeout: Duration = 10.0
-    expect: Expect = Field(default_factory=Expect)
+    expect: Expect = spec(factory=Expect)
     down_after: Duration = 120.0
-    up_after: int = Field(default=1, ge=1)
+    up_after: int = spec(1, ge=1)
     severity: Severity = Severity.P0
     title: str | None = None
     runbook: str | None = None
     dashboard: str | None = None
-    latency: LatencyRule = Field(default_factory=LatencyRule)
-    uptime: UptimeRule = Field(default_factory=UptimeRule)
-    flapping: FlapRule = Field(default_factory=FlapRule)
-
-    @field_validator("headers")
-    @classmethod
-    def _one_authorization(cls, v: dict[str, str], info: ValidationInfo) -> dict[str, str]:
-        # httpx turns a URL's user:password into Basic auth, which silently replaces
-        # a configured Authorization header: the check would probe with the wrong one.
-        parts = urlsplit(str(info.data.get("url") or ""))
-        if (parts.username or parts.password) and any(k.lower() == "authorization" for k in v):
-            raise ValueError("the url's user:password would replace the Authorization header; keep one of them")
-        return v
+    latency: LatencyRule = spec(factory=LatencyRule)
+    uptime: UptimeRule = spec(factory=UptimeRule)
+    flapping: FlapRule = spec(factory=FlapRule)
 
 
-class SentrySource(Strict):
-    levels: dict[str, Severity] = Field(
-        default_factory=lambda: {
+
+@config_class
+class SentrySource:
+    levels: dict[str, Severity] = spec(
+        factory=lambda: {
             "fatal": Severity.P1,
             "error": Severity.P2,
             "warning": Severity.P3,
@@ -191,31 +187,37 @@ class SentrySource(Strict):
             "debug": Severity.P3,
         }
     )
-    metric_alerts: dict[str, Severity] = Field(
-        default_factory=lambda: {"critical": Severity.P1, "warning": Severity.P2}
+    metric_alerts: dict[str, Severity] = spec(
+        factory=lambda: {"critical": Severity.P1, "warning": Severity.P2}
     )
     # Alert rule name (case-insensitive substring) or "tag:value" -> severity.
-    rules: dict[str, Severity] = Field(
-        default_factory=lambda: {"authentication": Severity.P1, "auth failure": Severity.P1}
+    rules: dict[str, Severity] = spec(
+        factory=lambda: {"authentication": Severity.P1, "auth failure": Severity.P1}
     )
-    error_spike_per_minute: int = Field(default=10, ge=1)
+    error_spike_per_minute: int = spec(10, ge=1)
     error_spike_severity: Severity = Severity.P1
     org: str | None = None  # for building https://<org>.sentry.io/issues/<id>/ links
 
 
-class VercelSource(Strict):
+@config_class
+class VercelSource:
     production: Severity = Severity.P1
     preview: Severity = Severity.P2
     deploy_window: Duration = 1800.0  # incidents opened this soon after a deploy mention it
-    team: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,100}$")  # slug, for links to Vercel logs
+    team: str | None = spec(None, pattern=r"^[A-Za-z0-9_.-]{1,100}$")  # slug, for links to Vercel logs
 
 
-class AlertmanagerSource(Strict):
+def _lower_keys(v: object) -> object:
+    return {str(k).lower(): sev for k, sev in v.items()} if isinstance(v, dict) else v
+
+
+@config_class
+class AlertmanagerSource:
     """Alertmanager's `severity` label -> Vigil severity (any case; `P0`..`P3` are read as is).
     A value not in the table, or no label, gets `default` and is counted and logged."""
 
-    severities: dict[str, Severity] = Field(
-        default_factory=lambda: {
+    severities: dict[str, Severity] = spec(
+        factory=lambda: {
             "critical": Severity.P0,
             "page": Severity.P0,
             "emergency": Severity.P0,
@@ -229,45 +231,40 @@ class AlertmanagerSource(Strict):
             "low": Severity.P3,
             "info": Severity.P3,
             "informational": Severity.P3,
-        }
+        },
+        before=_lower_keys,
     )
     default: Severity = Severity.P2
 
-    @field_validator("severities", mode="before")
-    @classmethod
-    def _lower(cls, v: object) -> object:
-        return {str(k).lower(): sev for k, sev in v.items()} if isinstance(v, dict) else v
+
+@config_class
+class Sources:
+    sentry: SentrySource = spec(factory=SentrySource)
+    vercel: VercelSource = spec(factory=VercelSource)
+    alertmanager: AlertmanagerSource = spec(factory=AlertmanagerSource)
 
 
-class Sources(Strict):
-    sentry: SentrySource = Field(default_factory=SentrySource)
-    vercel: VercelSource = Field(default_factory=VercelSource)
-    alertmanager: AlertmanagerSource = Field(default_factory=AlertmanagerSource)
+def _iso(v: str | None) -> str | None:
+    if v is None:
+        return v
+    try:
+        parse_iso(v)
+    except (ValueError, OverflowError):
+        raise ValueError(f"'{v}' is not an ISO 8601 time like 2026-03-02T09:00:00Z") from None
+    return v
 
 
-class Silence(Strict):
+@config_class
+class Silence:
     key: str | None = None  # exact key, or a prefix ending in '*'
-    labels: dict[str, str] = Field(default_factory=dict)
-    starts: str | None = None  # ISO 8601 with a time zone (Z or +02:00); default: always
-    ends: str | None = None
+    labels: dict[str, str] = spec(factory=dict)
+    starts: str | None = spec(None, after=_iso)  # ISO 8601 with a time zone (Z or +02:00); default: always
+    ends: str | None = spec(None, after=_iso)
     reason: str = ""
 
-    @field_validator("starts", "ends")
-    @classmethod
-    def _iso(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        try:
-            parse_iso(v)
-        except (ValueError, OverflowError):
-            raise ValueError(f"'{v}' is not an ISO 8601 time like 2026-03-02T09:00:00Z") from None
-        return v
-
-    @model_validator(mode="after")
-    def _matches_something(self) -> Silence:
+    def _verify(self) -> None:
         if not self.key and not self.labels:
             raise ValueError("a silence needs a key (or key prefix ending in '*') or labels")
-        return self
 
     @property
     def starts_at(self) -> float | None:
@@ -278,47 +275,48 @@ class Silence(Strict):
         return parse_iso(self.ends) if self.ends else None
 
 
-class Inhibit(Strict):
+@config_class
+class Inhibit:
     """Alertmanager's inhibit_rules: while a signal matching `source_matchers` fires, signals
     matching `target_matchers` whose `equal` labels have the same values open no incident.
     Matchers are Alertmanager's: `label = value`, `!=`, `=~` (anchored regex), `!~`."""
 
     name: str | None = None
-    source_matchers: list[str] = Field(min_length=1)
-    target_matchers: list[str] = Field(min_length=1)
-    equal: list[str] = Field(default_factory=list)
+    source_matchers: list[str] = spec(min_length=1)
+    target_matchers: list[str] = spec(min_length=1)
+    equal: list[str] = spec(factory=list)
     # After the source resolves, targets stay muted this long; those still firing then page once
     # (a 5-minute error-rate window still holds the outage's errors for 5 minutes after it).
-    hold: Duration = Field(default=600.0, ge=0, le=86400)
+    hold: Duration = spec(600.0, ge=0, le=86400)
 
 
-class Settings(Strict):
+def _quiet_periods(v: dict[str, float]) -> dict[str, float]:
+    for pattern, after in v.items():
+        if after < 60:
+            raise ValueError(f"{pattern!r}: a quiet period is at least 1m")
+    return v
+
+
+@config_class
+class Settings:
     """Runtime knobs with the runbook's defaults."""
 
     false_positive_silence: Duration = 3600.0
     ack_link_ttl: Duration = 7 * 86400.0
-    retry_backoff: list[Duration] = Field(default_factory=lambda: [60.0, 120.0, 300.0, 600.0, 900.0])
-    max_attempts: int = Field(default=8, ge=1)
+    retry_backoff: list[Duration] = spec(factory=lambda: [60.0, 120.0, 300.0, 600.0, 900.0])
+    max_attempts: int = spec(8, ge=1)
     # Every incident can end. Where the source never says "resolved" (Sentry error spikes,
     # Sentry issues from alert rules, plain alerts), after this long without a firing
     # signal (key patterns, fnmatch, the first that matches); every other open incident
     # expires after `expire_after` without one, so Redis cannot grow without bound.
-    resolve_quiet: dict[str, Duration] = Field(default_factory=lambda: {
+    resolve_quiet: dict[str, Duration] = spec(factory=lambda: {
         "sentry:errors:*": 3600.0, "sentry:issue:*": 86400.0, "alerts:*": 86400.0,
-    })
-    expire_after: Duration = Field(default=30 * 86400.0, ge=60)
+    }, after=_quiet_periods)
+    expire_after: Duration = spec(30 * 86400.0, ge=60)
     watchdog_gap: Duration = 180.0
     postmortem_after: Duration = 86400.0
     archive_alert_age: Duration = 3600.0
     archive_alert_size: int = 10000
-
-    @field_validator("resolve_quiet")
-    @classmethod
-    def _quiet_periods(cls, v: dict[str, float]) -> dict[str, float]:
-        for pattern, after in v.items():
-            if after < 60:
-                raise ValueError(f"{pattern!r}: a quiet period is at least 1m")
-        return v
 
 
 def _default_routing() -> dict[Severity, Route]:
@@ -332,18 +330,19 @@ def _default_routing() -> dict[Severity, Route]:
     }
 
 
-class Config(Strict):
+@config_class
+class Config:
     service: str = "vigil"
-    people: dict[str, Person] = Field(default_factory=dict)
-    routing: dict[Severity, Route] = Field(default_factory=_default_routing)
-    escalation: dict[Severity, list[EscalationStep]] = Field(default_factory=dict)
-    checks: list[Check] = Field(default_factory=list)
-    rules: list[Rule] = Field(default_factory=list)
-    logs: list[LogRule] = Field(default_factory=list)
-    sources: Sources = Field(default_factory=Sources)
-    silences: list[Silence] = Field(default_factory=list)
+    people: dict[str, Person] = spec(factory=dict)
+    routing: dict[Severity, Route] = spec(factory=_default_routing)
+    escalation: dict[Severity, list[EscalationStep]] = spec(factory=dict)
+    checks: list[Check] = spec(factory=list)
+    rules: list[Rule] = spec(factory=list)
+    logs: list[LogRule] = spec(factory=list)
+    sources: Sources = spec(factory=Sources)
+    silences: list[Silence] = spec(factory=list)
     inhibit: list[Inhibit] | None = None  # None: the defaults of lib/incidents/inhibit.py; []: none
-    settings: Settings = Field(default_factory=Settings)
+    settings: Settings = spec(factory=Settings)
 
     def person(self, key: str) -> Person | None:
         return self.people.get(key)
@@ -355,26 +354,40 @@ class Config(Strict):
 def parse_config(data: object, source: str = "monitoring.yaml", lines: dict[Loc, int] | None = None) -> Config:
     """Validate what monitoring.yaml holds (bare numbers are refused as durations here:
     the file must say 15s or 15m); ConfigError lists every problem."""
+    # Validation is the only place that needs pydantic: imported here, not on a request's path.
+    from pydantic import ValidationError
+
+    from lib.config_checks import cross_references
+    from lib.config_errors import problems_of
+    from lib.config_schema import model_of, validate
+
     lines = lines or {}
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(["(top level): must be a mapping of sections"], source)
     try:
-        cfg = Config.model_validate(data, context={"from_file": True})
+        cfg: Config = validate(Config, data, from_file=True)
     except ValidationError as exc:
-        raise ConfigError(problems_of(exc, lines, Config), source) from None
+        raise ConfigError(problems_of(exc, lines, model_of(Config)), source) from None
     problems = cross_references(cfg, data, lines)
     if problems:
         raise ConfigError(problems, source)
     return cfg
 
 
-def load_config(path: str | Path) -> Config:
+def load_config(path: str | Path, *, snapshot: bool = True) -> Config:
+    """The config of `path`: from its snapshot when the snapshot is of this very file and
+    code (lib/config_snapshot.py), else validated now. `snapshot=False` always validates."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise ConfigError([f"cannot read: {exc.strerror}"], str(p)) from None
+    except UnicodeDecodeError:
+        raise ConfigError(["not UTF-8 text"], str(p)) from None
+    if snapshot and (cfg := config_snapshot.read(p, raw, Config)) is not None:
+        return cfg
     data, lines = read_yaml(text, str(p))
     return parse_config(data, str(p), lines)

@@ -15,13 +15,13 @@ import re
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-from pydantic import BaseModel, ValidationError
+if TYPE_CHECKING:  # yaml and pydantic are imported where a file is validated, not on a request's path
+    import yaml
+    from pydantic import BaseModel, ValidationError
 
 Loc = tuple[Any, ...]
-_Loader: Any = yaml.SafeLoader  # its messages are clearer than the C loader's
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,9 @@ def place_of(loc: Loc) -> str:
 
 def read_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
     """(data, {place: 1-based line}); ConfigError for invalid YAML and duplicate keys."""
-    loader = _Loader(text)
+    import yaml
+
+    loader = yaml.SafeLoader(text)  # its messages are clearer than the C loader's
     try:
         node = loader.get_single_node()
         lines: dict[Loc, int] = {}
@@ -90,6 +92,8 @@ def read_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
 
 
 def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], dups: list[Problem]) -> None:
+    import yaml
+
     lines.setdefault(loc, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         first: dict[Any, int] = {}
@@ -155,6 +159,8 @@ def _unwrap(tp: Any) -> list[Any]:
 
 
 def _model_of(tp: Any) -> type[BaseModel] | None:
+    from pydantic import BaseModel
+
     return next((a for a in _unwrap(tp) if isinstance(a, type) and issubclass(a, BaseModel)), None)
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
-
-from pydantic import BeforeValidator, PlainSerializer, ValidationInfo
+from typing import NewType
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
@@ -47,17 +45,6 @@ def format_duration(seconds: float) -> str:
     return f"{d}d {h}h" if h else f"{d}d"
 
 
-def _duration(value: object, info: ValidationInfo) -> float:
-    """In a config file a bare number is refused: `after: 15` meant 15 minutes, not 15 seconds.
-    (Code that builds models in Python passes seconds.)"""
-    from_file = isinstance(info.context, dict) and info.context.get("from_file")
-    if from_file and isinstance(value, (int, float)) and not isinstance(value, bool):
-        raise ValueError(f"{value:g} is a bare number: write it with a unit, like {value:g}s or {value:g}m")
-    return parse_duration(value)
-
-
-Duration = Annotated[
-    float,
-    BeforeValidator(_duration),
-    PlainSerializer(lambda v: f"{v:g}s", return_type=str),
-]
+# A duration field of a config class (lib.schema): seconds, a float; monitoring.yaml writes
+# it with a unit and lib.config_schema parses it there.
+Duration = NewType("Duration", float)

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -220,7 +221,7 @@ def logs_section(args: argparse.Namespace) -> list[Row]:
                                 f"{statistics.median(cpu) * 1000:.1f}", "ms", "what an idle core does"))
                 rows.append(Row(f"1,000 lines, {label}: Redis round trips", max(trips), "per batch",
                                 "target <= 1"))
-            rt.config = rt.config.model_copy(update={"rules": [], "checks": []})  # the log rules alone
+            rt.config = replace(rt.config, rules=[], checks=[])  # the log rules alone
             cron = wsgi_client(rules_route_app())
             auth = {"Authorization": "Bearer bench-cron-secret-0123"}
             def cron_trips(advance: float) -> int:
@@ -235,7 +236,7 @@ def logs_section(args: argparse.Namespace) -> list[Row]:
             cron_trips(3600)  # the drains go quiet; the watchdog opens "monitoring gap" for the hour skipped
             cron_trips(60)  # ... and resolves it
             rows.append(Row("minute cron, log rules quiet", cron_trips(60), "round trips", "the same as below"))
-            rt.config = rt.config.model_copy(update={"logs": []})
+            rt.config = replace(rt.config, logs=[])
             rows.append(Row("minute cron, no log rules configured", cron_trips(60), "round trips", "(baseline)"))
     finally:
         clock.unfreeze()

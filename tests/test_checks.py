@@ -16,6 +16,7 @@ from lib import clock, runtime, watchdog
 from lib.checks import state
 from lib.checks.probe import CheckResult, evaluate, lookup, run_checks
 from lib.config import Check, Expect, parse_config
+from lib.config_schema import validate
 from lib.env import Env
 from lib.incidents import engine
 from lib.models import Reason, Severity
@@ -86,7 +87,7 @@ BODY = json.dumps({**HEALTHY, "checks": {"db": "ok", "queue": {"lag": 3}}, "read
          "string-is-not-bool", "not-json", "non-json-error-page", "too-slow", "body-contains"],
 )
 def test_evaluate_says_why_an_answer_fails(expect: dict, status: int, body: bytes, latency: float, reason: str) -> None:
-    assert evaluate(Expect.model_validate(expect), status, body, latency) == reason
+    assert evaluate(validate(Expect, expect), status, body, latency) == reason
 
 
 def test_lookup_follows_dotted_paths_into_objects_and_lists() -> None:
@@ -118,7 +119,7 @@ def test_a_failing_probe_says_why(target: Target, setup: dict, url: str | None, 
         closed = s.getsockname()[1]
     target.set(**setup)
     check = Check(name="api", url=(url or target.url()).format(port=target.port, closed=closed),
-                  timeout=0.3, expect=Expect.model_validate(EXPECT))
+                  timeout=0.3, expect=validate(Expect, EXPECT))
     [result] = run_checks([check], {}, deadline=5)
     assert (result.ok, result.reason) == (False, reason)
 

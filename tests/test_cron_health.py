@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -57,8 +58,7 @@ def test_a_cron_that_crashes_makes_health_degraded_with_the_reason_until_a_run_s
                                                          "down_after": "1m"}]})
     # A config that fails at run time, as one that slipped past validation would (the old
     # `starts: "next monday 9am"`, which load now refuses, so it is built past it here).
-    broken = good.model_copy(update={"silences": [Silence.model_construct(key="sentry:*", starts="next monday 9am",
-                                                                          ends=None, labels={}, reason="")]})
+    broken = replace(good, silences=[Silence(key="sentry:*", starts="next monday 9am")])
     install(broken)
     target.set(status=503)
     clock.freeze(T0 + 5)

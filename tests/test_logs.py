@@ -9,12 +9,14 @@ import hashlib
 import hmac
 import itertools
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lib.config import ConfigError, load_config, parse_config
+from lib.config_schema import validate
 from lib.logs import drain, state
 from lib.logs.config import LogRule
 from lib.logs.intake import MAX_BATCH
@@ -160,7 +162,7 @@ def test_two_log_rules_with_one_name_are_refused() -> None:
 
 
 def rule(**kw: Any) -> LogRule:
-    return LogRule.model_validate({**ERRORS, **kw})
+    return validate(LogRule, {**ERRORS, **kw})
 
 
 def test_more_than_the_threshold_in_the_window_fires_and_the_most_severe_tier_wins() -> None:
@@ -388,7 +390,7 @@ def test_a_log_rule_taken_out_of_the_config_while_firing_resolves_its_incident(r
         run = rules_cron(w)
         assert run["logs"] == ["log:Other resolved P3", "log:ErrorLogs firing P2"]
         assert [d["reason"] for d in run["decisions"]] == ["RESOLVED", "DEDUPED"]
-        w.rt.config = config(ERRORS).model_copy(update={"logs": []})
+        w.rt.config = replace(config(ERRORS), logs=[])
         w.advance(60)
         assert [d["reason"] for d in rules_cron(w)["decisions"]] == ["RESOLVED"]
         left = {k.removeprefix(w.store.key("logs", "")).split(":")[0] for k in log_keys(w)}

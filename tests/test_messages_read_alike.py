@@ -11,6 +11,7 @@ from lib.channels.email import plain_text
 from lib.channels.slack import Slack
 from lib.checks import state, status_page
 from lib.checks.status_html import render
+from lib.config_schema import validate
 from lib.env import Env
 from lib.incidents import engine, messages
 from lib.models import Send, Severity, Signal
@@ -26,7 +27,7 @@ REASON = "`database` was `disconnected` (expected `connected`)"
 
 
 def test_a_value_above_the_p0_tier_says_the_p0_tier_is_pending() -> None:
-    rule = Rule.model_validate({"name": "HighErrorRate", "scrape": "https://x.test/metrics",
+    rule = validate(Rule, {"name": "HighErrorRate", "scrape": "https://x.test/metrics",
                                 "ratio": {"errors": "e", "total": "t"}, "above": {"P1": 0.005, "P0": 0.01},
                                 "for": "2m"})
     assert explain(rule, 0.012, Severity.P1) == (

@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from lib.config_schema import validate
 from lib.models import Severity
 from lib.rules.promql import (
     AlertState,
@@ -218,7 +219,7 @@ def test_a_gauge_ratio_over_a_zero_max_is_inf_and_zero_over_zero_no_value() -> N
     from lib.rules import scrape, values
     from lib.rules.config import Rule
 
-    rule = Rule.model_validate({"name": "Pool", "scrape": "https://x.example/metrics",
+    rule = validate(Rule, {"name": "Pool", "scrape": "https://x.example/metrics",
                                 "gauge_ratio": {"value": "pool_active", "max": "pool_max"}, "above": {"P1": 0.9}})
     page = [("pool_active", {}, 3.0), ("pool_max", {}, 0.0)]
     assert values.instant_value(rule, scrape.observe(rule, page)) == math.inf

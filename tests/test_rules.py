@@ -7,12 +7,14 @@ import base64
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from lib.config_schema import validate
 from lib.incidents import engine
 from lib.rules import state
 from lib.rules.config import Rule
@@ -238,7 +240,7 @@ def many_rules(urls: list[str], n: int) -> list[Rule]:
         {"gauge_ratio": {"value": "pool_active", "max": "pool_max"}, "above": {"P1": 0.85}},
         {"baseline": {"counter": 'http_requests_total{code="200"}'}, "above": {"P2": 2}},
     ]
-    return [Rule.model_validate({"name": f"r{i}", "scrape": urls[i % len(urls)], **kinds[i % len(kinds)]})
+    return [validate(Rule, {"name": f"r{i}", "scrape": urls[i % len(urls)], **kinds[i % len(kinds)]})
             for i in range(n)]
 
 
@@ -263,7 +265,7 @@ def test_a_cron_run_takes_at_most_two_round_trips_and_one_request_per_url(store:
 def test_a_second_run_in_the_same_minute_scrapes_and_changes_nothing(redis_store: Store) -> None:
     with MetricsTarget() as t:
         t.set(FakeApp().render())
-        rules = [Rule.model_validate(error_rule(t.url))]
+        rules = [validate(Rule, error_rule(t.url))]
         assert state.run(redis_store, rules, T0 + 5, {}).claimed
         again = state.run(redis_store, rules, T0 + 50, {})
         assert not again.claimed and len(t.requests) == 1
@@ -274,7 +276,7 @@ def test_supabase_basic_auth_comes_from_the_environment_and_never_shows(redis_st
         app = FakeApp()
         app.gauges = {"pg_stat_database_num_backends": 58, "max_connections_connection_count": 60}
         t.set(app.render())
-        rule = Rule.model_validate({
+        rule = validate(Rule, {
             "name": "DatabaseConnectionPoolHigh",
             "scrape": {"url": t.url, "auth": {"basic_user": "service_role", "basic_password_env": "SB_SECRET"}},
             "gauge_ratio": {"value": "pg_stat_database_num_backends", "max": "max_connections_connection_count"},
@@ -293,7 +295,7 @@ def test_supabase_basic_auth_comes_from_the_environment_and_never_shows(redis_st
 
 def test_label_matchers_pick_the_provider(redis_store: Store) -> None:
     with MetricsTarget() as t:
-        rules = [Rule.model_validate({
+        rules = [validate(Rule, {
             "name": f"{p}SuccessRate", "scrape": t.url, "labels": {"provider": p.lower()},
             "ratio": {"success": 'llm_requests_total{outcome="success"}', "total": "llm_requests_total"},
             "below": {"P1": 0.95},
@@ -312,10 +314,10 @@ def test_label_matchers_pick_the_provider(redis_store: Store) -> None:
 
 
 def test_request_rate_against_its_own_hourly_baseline(redis_store: Store) -> None:
-    rule = Rule.model_validate({"name": "RequestRateSpike", "scrape": "http://placeholder/metrics",
+    rule = validate(Rule, {"name": "RequestRateSpike", "scrape": "http://placeholder/metrics",
                                 "baseline": {"counter": "http_requests_total", "baseline": "1h"}, "above": {"P2": 2}})
     with MetricsTarget() as t:
-        rule = rule.model_copy(update={"scrape": t.url})
+        rule = replace(rule, scrape=t.url)
         app, fired = FakeApp(), []
         for minute in range(64):
             app.traffic(5000 if minute >= 61 else 1000)
@@ -330,7 +332,7 @@ def test_request_rate_against_its_own_hourly_baseline(redis_store: Store) -> Non
 
 def test_openmetrics_pages_are_parsed_by_the_openmetrics_parser(redis_store: Store) -> None:
     with MetricsTarget() as t:
-        app, rules = FakeApp(), [Rule.model_validate(error_rule(t.url, **{"for": "0s"}))]
+        app, rules = FakeApp(), [validate(Rule, error_rule(t.url, **{"for": "0s"}))]
         for minute in range(2):
             app.traffic(1000, 0.02)
             t.set(app.render(openmetrics=True), content_type=OPENMETRICS)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from lib.config import AlertmanagerSource, SentrySource, VercelSource
+from lib.config_schema import validate
 from lib.models import Severity, Signal
 from lib.webhooks import BadPayload, Ignored, alerts, sentry, vercel
 
@@ -643,7 +644,7 @@ def test_alertmanager_status_and_ends_at(alert: dict[str, Any], status: str) -> 
         pytest.param("info", None, P3, id="info"),
         pytest.param("sev-x", None, P2, id="unknown-default"),
         pytest.param(None, AlertmanagerSource(default=P3), P3, id="absent-config-default"),
-        pytest.param("major", AlertmanagerSource(severities={"MAJOR": P1}), P1, id="config-mapping"),
+        pytest.param("major", validate(AlertmanagerSource, {"severities": {"MAJOR": "P1"}}), P1, id="config-mapping"),
     ],
 )
 def test_alertmanager_severity(

@@ -58,7 +58,10 @@ class Compiled:
 
 
 def _compile(rule: Inhibit) -> Compiled:
-    digest = hashlib.sha1(rule.model_dump_json().encode()).hexdigest()[:10]
+    # The rule as pydantic's model_dump_json wrote it, so ids (and the state kept under them) survive.
+    fields = {"name": rule.name, "source_matchers": rule.source_matchers, "target_matchers": rule.target_matchers,
+              "equal": rule.equal, "hold": f"{rule.hold:g}s"}
+    digest = hashlib.sha1(json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()[:10]
     return Compiled(
         id=digest,
         source=[matchers.parse(m) for m in rule.source_matchers],

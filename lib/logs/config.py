@@ -21,10 +21,9 @@ import re
 from functools import cached_property
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
 from lib.durations import Duration
 from lib.models import Severity
+from lib.schema import config_class, spec
 
 MAX_WINDOW = 3600.0  # counts are read per minute bucket each run: an hour is 60 fields per rule
 LEVELS = {"warn": "warning", "err": "error", "critical": "fatal", "crit": "fatal", "panic": "fatal",
@@ -82,64 +81,61 @@ def _texts(value: object, place: str) -> list[str]:
     return out
 
 
-class Match(BaseModel):
+def _list(v: object) -> list[str]:
+    return _texts(v, "value")
+
+
+def _levels(v: list[str]) -> list[str]:
+    return [norm_level(x) for x in v]
+
+
+def _regexes(v: list[str]) -> list[str]:
+    for raw in v:
+        _pattern(raw, False)  # a bad /regex/ is refused at load, at its own key
+    return v
+
+
+def _statuses(v: object) -> list[str]:
+    out = [s.lower() for s in _texts(v, "status")]
+    for s in out:
+        if not _STATUS.match(s):
+            raise ValueError(f"'{s}' is not an HTTP status like 500, 429 or 5xx")
+    return out
+
+
+def _fields(v: object) -> dict[str, list[str]]:
+    if not isinstance(v, dict):
+        raise ValueError("fields: expected a mapping of JSON field (a.b.c) to value")
+    out = {str(k): _texts(val, f"fields.{k}") for k, val in v.items()}
+    for k, values in out.items():
+        for raw in values:
+            try:
+                _pattern(raw, True)
+            except ValueError as exc:
+                raise ValueError(f"{k}: {exc}") from None
+    return out
+
+
+def _texts_field() -> Any:
+    """A list of texts or /regexes/; one text may be written alone."""
+    return spec(factory=list, before=_list, after=_regexes)
+
+
+@config_class
+class Match:
     """Conditions on one log line; every key given must hold."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    level: list[str] = spec(factory=list, before=_list, after=(_levels, _regexes))
+    source: list[str] = _texts_field()
+    environment: list[str] = _texts_field()
+    project: list[str] = _texts_field()
+    status: list[str] = spec(factory=list, before=_statuses)
+    path: list[str] = _texts_field()
+    message: list[str] = _texts_field()
+    fields: dict[str, list[str]] = spec(factory=dict, before=_fields)
 
-    level: list[str] = Field(default_factory=list)
-    source: list[str] = Field(default_factory=list)
-    environment: list[str] = Field(default_factory=list)
-    project: list[str] = Field(default_factory=list)
-    status: list[str] = Field(default_factory=list)
-    path: list[str] = Field(default_factory=list)
-    message: list[str] = Field(default_factory=list)
-    fields: dict[str, list[str]] = Field(default_factory=dict)
-
-    @field_validator("level", "source", "environment", "project", "path", "message", mode="before")
-    @classmethod
-    def _list(cls, v: object) -> list[str]:
-        return _texts(v, "value")
-
-    @field_validator("level")
-    @classmethod
-    def _levels(cls, v: list[str]) -> list[str]:
-        return [norm_level(x) for x in v]
-
-    @field_validator("level", "source", "environment", "project", "path", "message")
-    @classmethod
-    def _regexes(cls, v: list[str]) -> list[str]:
-        for raw in v:
-            _pattern(raw, False)  # a bad /regex/ is refused at load, at its own key
-        return v
-
-    @field_validator("status", mode="before")
-    @classmethod
-    def _status(cls, v: object) -> list[str]:
-        out = [s.lower() for s in _texts(v, "status")]
-        for s in out:
-            if not _STATUS.match(s):
-                raise ValueError(f"'{s}' is not an HTTP status like 500, 429 or 5xx")
-        return out
-
-    @field_validator("fields", mode="before")
-    @classmethod
-    def _fields(cls, v: object) -> dict[str, list[str]]:
-        if not isinstance(v, dict):
-            raise ValueError("fields: expected a mapping of JSON field (a.b.c) to value")
-        out = {str(k): _texts(val, f"fields.{k}") for k, val in v.items()}
-        for k, values in out.items():
-            for raw in values:
-                try:
-                    _pattern(raw, True)
-                except ValueError as exc:
-                    raise ValueError(f"{k}: {exc}") from None
-        return out
-
-    @model_validator(mode="after")
-    def _compile(self) -> Match:
+    def _verify(self) -> None:
         _ = self.compiled  # a bad /regex/ is refused at load, with its place
-        return self
 
     @cached_property
     def compiled(self) -> list[tuple[str, Any]]:
@@ -186,32 +182,25 @@ def _status_in(status: int | None, wanted: list[str]) -> bool:
     return any(w == text or (w.endswith("xx") and len(text) == 3 and text[0] == w[0]) for w in wanted)
 
 
-def _matches(value: object) -> object:
-    return value if isinstance(value, list) else [value]
+def _one_or_many(value: object) -> object:
+    return value if value is None or isinstance(value, list) else [value]
 
 
-class LogRule(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    name: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,80}$")
-    match: list[Match]
-    of: list[Match] | None = None  # a ratio rule: matching lines / lines of `of`
-    min_lines: int = Field(default=20, ge=1)
+@config_class(populate_by_name=True)
+class LogRule:
+    name: str = spec(pattern=r"^[A-Za-z0-9_.:-]{1,80}$")
+    match: list[Match] = spec(before=_one_or_many)
+    of: list[Match] | None = spec(None, before=_one_or_many)  # a ratio rule: matching lines / lines of `of`
+    min_lines: int = spec(20, ge=1)
     window: Duration = 300.0
     above: dict[Severity, float]
-    for_: Duration = Field(default=0.0, alias="for")
+    for_: Duration = spec(0.0, alias="for")
     title: str | None = None
     describe: str | None = None  # what a matching line is, in messages: "error lines"
     runbook: str | None = None
     dashboard: str | None = None
 
-    @field_validator("match", "of", mode="before")
-    @classmethod
-    def _one_or_many(cls, v: object) -> object:
-        return v if v is None else _matches(v)
-
-    @model_validator(mode="after")
-    def _shape(self) -> LogRule:
+    def _verify(self) -> None:
         if not self.match:
             raise ValueError("match needs at least one condition map")
         if not self.above:
@@ -226,7 +215,6 @@ class LogRule(BaseModel):
                     f"above.{sev.value}: a ratio rule's tier is a fraction between 0 and 1"
                     if self.of is not None else f"above.{sev.value}: a line count cannot be negative"
                 )
-        return self
 
     @property
     def is_ratio(self) -> bool:

@@ -8,9 +8,10 @@ with the same shape and status "down", so an uptime monitor pages someone.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
-from lib import clock, runtime, watchdog
+from lib import clock, config_snapshot, runtime, watchdog
 from lib.config import Settings
 from lib.env import Env
 from lib.store import Store, StoreError, StoreUnavailable
@@ -42,6 +43,18 @@ def _database(store: Store, env: Env, now: float, settings: Settings, archive: A
     return dict(out) if isinstance(out, dict) else {"database": str(out)}
 
 
+def snapshot_warning(env: Env) -> str | None:
+    """Cold starts validate the config again (slower) when its snapshot is stale, or missing
+    in a deployment (lib/config_snapshot.py)."""
+    path = Path(env.config_path)
+    state = config_snapshot.status(path)
+    if state == "fresh" or (state == "missing" and not env.environment):
+        return None
+    snap = config_snapshot.path_for(path).name
+    return (f"{snap} is {state}: cold starts validate {path.name} again (slower); "
+            f"run make validate and commit {snap}")
+
+
 def report(store: Store, env: Env, now: float, settings: Settings | None = None) -> tuple[int, dict[str, Any]]:
     """(HTTP status, body) of a health check at `now`: one store round trip, the archive's
     reads folded in (`lib.archive.sink.status_commands`) when SUPABASE_URL is set."""
@@ -68,7 +81,7 @@ def report(store: Store, env: Env, now: float, settings: Settings | None = None)
         "time": clock.iso(now),
     }
     reasons: list[str] = []
-    warnings = [w for w in (env.links_warning(),) if w]
+    warnings = [w for w in (env.links_warning(), snapshot_warning(env)) if w]
     if warnings:  # things Vigil cannot fix itself, that do not make it unhealthy
         body["warnings"] = warnings
     if not ok:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from lib.config_schema import validate
 from lib.rules import scrape as src
 from lib.rules.config import Rule, Scrape
 from lib.rules.state import run
@@ -47,7 +48,7 @@ def _rule(i: int, url: str) -> Rule:
         {"gauge_ratio": {"value": "pool_active" + m, "max": "pool_max" + m}, "above": {"P1": 0.99}},
         {"baseline": {"counter": "http_requests_total" + m}, "above": {"P2": 100}},
     ]
-    return Rule.model_validate({"name": f"bench{i}", "scrape": url, **kinds[i % len(kinds)]})
+    return validate(Rule, {"name": f"bench{i}", "scrape": url, **kinds[i % len(kinds)]})
 
 
 def benchmark(store: Store, counts: tuple[int, ...] = (1, 10, 50), size: int = 5 * 1024 * 1024) -> dict[str, Any]:

@@ -21,19 +21,14 @@ from functools import cached_property
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
 from lib.durations import Duration
 from lib.models import Severity
 from lib.rules.promql import Selector, parse_selector
+from lib.schema import config_class, spec
 
 KINDS = ("ratio", "quantile", "gauge", "gauge_ratio", "baseline")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$")
 _SIZES = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _check_selector(v: str) -> str:
@@ -41,15 +36,19 @@ def _check_selector(v: str) -> str:
     return v
 
 
-class ScrapeAuth(_Strict):
+def _maybe_selector(v: str | None) -> str | None:
+    return v and _check_selector(v)
+
+
+@config_class
+class ScrapeAuth:
     """Credentials come from the environment, by variable name: never in the file."""
 
     bearer_env: str | None = None  # name of the env var holding a bearer token
     basic_user: str | None = None  # Supabase Metrics API: service_role
     basic_password_env: str | None = None  # name of the env var holding the password
 
-    @model_validator(mode="after")
-    def _one_kind(self) -> ScrapeAuth:
+    def _verify(self) -> None:
         basic = self.basic_user is not None or self.basic_password_env is not None
         if self.bearer_env and basic:
             raise ValueError("use either bearer_env or basic_user + basic_password_env")
@@ -57,14 +56,14 @@ class ScrapeAuth(_Strict):
             raise ValueError("basic auth needs both basic_user and basic_password_env")
         if not self.bearer_env and not basic:
             raise ValueError("needs bearer_env, or basic_user + basic_password_env")
-        return self
 
 
-class Scrape(_Strict):
-    url: str = Field(pattern=r"^https?://")
+@config_class
+class Scrape:
+    url: str = spec(pattern=r"^https?://")
     auth: ScrapeAuth | None = None
     timeout: Duration = 10.0
-    max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_bytes: int = spec(10 * 1024 * 1024, ge=1024)
     alert_after: Duration = 600.0  # failing this long raises one P2 "scrape failing"
 
     @property
@@ -74,109 +73,84 @@ class Scrape(_Strict):
         return f"{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}{parts.path or '/'}"
 
 
-class Ratio(_Strict):
+@config_class
+class Ratio:
     """increase(errors or success) / increase(total) over the window."""
 
-    errors: str | None = None
-    success: str | None = None
-    total: str
+    errors: str | None = spec(None, after=_maybe_selector)
+    success: str | None = spec(None, after=_maybe_selector)
+    total: str = spec(after=_check_selector)
 
-    @field_validator("errors", "success", "total")
-    @classmethod
-    def _selectors(cls, v: str | None) -> str | None:
-        return v and _check_selector(v)
-
-    @model_validator(mode="after")
-    def _one_numerator(self) -> Ratio:
+    def _verify(self) -> None:
         if (self.errors is None) == (self.success is None):
             raise ValueError("needs exactly one of 'errors' or 'success' beside 'total'")
-        return self
 
     @property
     def numerator(self) -> str:
         return self.errors or self.success or ""
 
 
-class Quantile(_Strict):
+@config_class
+class Quantile:
     """histogram_quantile(q, sum by (le) (increase(<histogram>_bucket[window])))."""
 
-    histogram: str
-    q: float = Field(gt=0, lt=1)
-
-    @field_validator("histogram")
-    @classmethod
-    def _selector(cls, v: str) -> str:
-        return _check_selector(v)
+    histogram: str = spec(after=_check_selector)
+    q: float = spec(gt=0, lt=1)
 
 
-class GaugeRatio(_Strict):
+def _quota(v: object) -> object:
+    if isinstance(v, str) and (m := _SIZE.match(v)):
+        return float(m.group(1)) * _SIZES[m.group(2) or "B"]
+    if isinstance(v, str):
+        _check_selector(v)
+    elif isinstance(v, (int, float)) and v <= 0:
+        raise ValueError("a fixed max must be above 0")
+    return v
+
+
+@config_class
+class GaugeRatio:
     """value / max, both gauges summed over their series; `max` may be a fixed quota ("8GB")."""
 
-    value: str
-    max: str | float
-
-    @field_validator("value")
-    @classmethod
-    def _selector(cls, v: str) -> str:
-        return _check_selector(v)
-
-    @field_validator("max", mode="before")
-    @classmethod
-    def _quota(cls, v: object) -> object:
-        if isinstance(v, str) and (m := _SIZE.match(v)):
-            return float(m.group(1)) * _SIZES[m.group(2) or "B"]
-        if isinstance(v, str):
-            _check_selector(v)
-        elif isinstance(v, (int, float)) and v <= 0:
-            raise ValueError("a fixed max must be above 0")
-        return v
+    value: str = spec(after=_check_selector)
+    max: str | float = spec(before=_quota)
 
 
-class Baseline(_Strict):
+@config_class
+class Baseline:
     """rate(counter[window]) divided by rate(counter[baseline]): 2.0 means twice the usual."""
 
-    counter: str
+    counter: str = spec(after=_check_selector)
     baseline: Duration = 3600.0
 
-    @field_validator("counter")
-    @classmethod
-    def _selector(cls, v: str) -> str:
-        return _check_selector(v)
+
+def _scrape_url(v: object) -> object:
+    if isinstance(v, str) and not re.match(r"^https?://", v):
+        raise ValueError(f"'{v}' is not an http(s) URL")
+    return v
 
 
-class Rule(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,80}$")
-    scrape: str | Scrape
+@config_class
+class Rule:
+    name: str = spec(pattern=r"^[A-Za-z0-9_.:-]{1,80}$")
+    scrape: str | Scrape = spec(before=_scrape_url)
     ratio: Ratio | None = None
     quantile: Quantile | None = None
-    gauge: str | None = None
+    gauge: str | None = spec(None, after=_maybe_selector)
     gauge_ratio: GaugeRatio | None = None
     baseline: Baseline | None = None
-    labels: dict[str, str] = Field(default_factory=dict)  # matchers added to every metric
+    labels: dict[str, str] = spec(factory=dict)  # matchers added to every metric
     window: Duration = 300.0
-    above: dict[Severity, float] = Field(default_factory=dict)
-    below: dict[Severity, float] = Field(default_factory=dict)
-    for_: Duration = Field(default=0.0, alias="for")
+    above: dict[Severity, float] = spec(factory=dict)
+    below: dict[Severity, float] = spec(factory=dict)
+    for_: Duration = spec(0.0, alias="for")
     title: str | None = None
     describe: str | None = None  # what the value is, in messages: "error rate"
     runbook: str | None = None
     dashboard: str | None = None
     unit: Literal["ratio", "percent", "seconds", "bytes", "count", "times", ""] = ""
 
-    @field_validator("gauge")
-    @classmethod
-    def _gauge(cls, v: str | None) -> str | None:
-        return v and _check_selector(v)
-
-    @field_validator("scrape", mode="before")
-    @classmethod
-    def _scrape_url(cls, v: object) -> object:
-        if isinstance(v, str) and not re.match(r"^https?://", v):
-            raise ValueError(f"'{v}' is not an http(s) URL")
-        return v
-
-    @model_validator(mode="after")
-    def _one_expression(self) -> Rule:
+    def _verify(self) -> None:
         kinds = [k for k in KINDS if getattr(self, k)]
         if len(kinds) != 1:
             raise ValueError(
@@ -187,7 +161,6 @@ class Rule(_Strict):
             raise ValueError("needs tiers under exactly one of 'above' or 'below'")
         if self.window < 60:
             raise ValueError("window must be at least 1m: Vigil scrapes once a minute")
-        return self
 
     @property
     def kind(self) -> str:
