@@ -27,7 +27,7 @@ _SOURCES = (
     "lib/schema.py", "lib/config.py", "lib/config_schema.py", "lib/config_checks.py",
     "lib/config_errors.py", "lib/config_snapshot.py", "lib/durations.py", "lib/models.py",
     "lib/matchers.py", "lib/clock.py", "lib/rules/config.py", "lib/rules/promql.py",
-    "lib/logs/config.py", "requirements.txt",
+    "lib/logs/config.py", "lib/checks/config.py", "requirements.txt",
 )
 _code: str | None = None
 
