@@ -6,22 +6,39 @@ from __future__ import annotations
 import os
 import re
 import threading
-from dataclasses import dataclass
 
 from lib import observability
 from lib.config import Config, load_config
 from lib.env import Env
 from lib.store import Store, open_store
 
-
-@dataclass
-class Runtime:
-    env: Env
-    config: Config
-    store: Store
-
-
 _lock = threading.Lock()
+_store_lock = threading.Lock()
+
+
+class Runtime:
+    """The environment, the config and the store. The store opens on first use: a request
+    refused before it reads anything (a bad signature, a wrong token) costs no client."""
+
+    def __init__(self, env: Env, config: Config, store: Store | None = None) -> None:
+        self.env, self.config, self._store = env, config, store
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            with _store_lock:
+                if self._store is None:
+                    self._store = open_store(self.env)
+        return self._store
+
+    @store.setter
+    def store(self, store: Store) -> None:
+        self._store = store
+
+    def __repr__(self) -> str:
+        return f"Runtime(env={self.env!r}, store={self._store!r})"
+
+
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -50,7 +67,7 @@ def get() -> Runtime:
                 env = Env.from_environ()
                 config = load_config(env.config_path)
                 observability.register_secrets(config_secrets(config))
-                _current = Runtime(env=env, config=config, store=open_store(env))
+                _current = Runtime(env=env, config=config)
     return _current
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from lib import clock, metrics, runtime
 from lib.incidents import dispatch
 from lib.models import Decision, Signal
-from lib.web import HTTPError, Request, Response, json_response
+from lib.web import HTTPError, Request, Response, json_response, later
 from lib.webhooks import BadPayload, Ignored
 
 logger = logging.getLogger("vigil.webhooks")
@@ -35,11 +35,16 @@ def _count(source: str, outcome: str) -> list[tuple[str, str, int]]:
 
 
 def _count_now(rt: runtime.Runtime, source: str, outcome: str) -> None:
-    """Rejected deliveries are counted on their own; a failure to count changes nothing."""
-    try:
-        metrics.incr(rt.store, "webhooks", {"source": source, "outcome": outcome})
-    except Exception:
-        logger.debug("could not count a rejected %s webhook", source)
+    """Rejected deliveries are counted on their own, after the answer (a stranger's request
+    waits for no store); a failure to count changes nothing."""
+
+    def count() -> None:
+        try:
+            metrics.incr(rt.store, "webhooks", {"source": source, "outcome": outcome})
+        except Exception:
+            logger.debug("could not count a rejected %s webhook", source)
+
+    later(count)
 
 
 def intake(

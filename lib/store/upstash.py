@@ -23,6 +23,7 @@ import httpx
 from upstash_redis import Redis
 from upstash_redis.errors import UpstashError
 
+from lib import http
 from lib.store import PATIENT_TIMEOUT, Store, StoreError, StoreUnavailable
 
 TIMEOUT = httpx.Timeout(3.0, connect=2.0)
@@ -71,7 +72,8 @@ class UpstashStore(Store):
         # A trailing slash makes the SDK post to ".../pipeline" with a double slash.
         self.client = Redis(url.rstrip("/"), token, rest_retries=0, allow_telemetry=False)
         self.client._http._client.close()
-        self.client._http._client = httpx.Client(timeout=timeout, event_hooks={"response": [_check_status]})
+        self.client._http._client = httpx.Client(timeout=timeout, event_hooks={"response": [_check_status]},
+                                                 verify=http.ssl_context())  # the process's one: ~20 ms each
 
     def __repr__(self) -> str:
         return f"UpstashStore(url={self.client._url!r})"
