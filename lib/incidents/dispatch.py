@@ -28,9 +28,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
 from lib import clock, observability, web
-from lib.channels import notifier_for
 from lib.incidents import engine, events
-from lib.incidents.messages import render
 from lib.models import Decision, Delivery, Incident, Send, Severity, Signal
 from lib.runtime import Runtime
 from lib.store import Store, StoreUnavailable
@@ -62,6 +60,11 @@ def retrying(what: str, store: Store, call: Callable[[Store], T]) -> T:
 
 
 def _send_one(rt: Runtime, send: Send, incident: Incident, now: float) -> Delivery:
+    # Imported here, not at the top: only a delivery needs the channels and the renderer, and
+    # deliveries run after the answer, so a webhook's cold start answers without them.
+    from lib.channels import notifier_for
+    from lib.incidents.messages import render
+
     message = render(rt.env, rt.config, incident, send, now)
     notifier = notifier_for(send.channel, rt.env)
     try:
