@@ -1,4 +1,8 @@
-"""The webhook routes: Sentry, Vercel and the alerts API (plain JSON and Alertmanager v4)."""
+"""The webhook routes: Sentry, Vercel and the alerts API (plain JSON and Alertmanager v4).
+
+Each route imports its own source's parser inside its handler: every route is its own
+function on Vercel, and a cold start of one compiles no other source's parser.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from lib.incidents import dispatch
 from lib.models import Severity, Signal
 from lib.routes.webhooks import intake
 from lib.web import HTTPError, Request, Response, error
-from lib.webhooks import Outcome, alerts, sentry, vercel
+from lib.webhooks import Outcome
 
 logger = logging.getLogger("vigil.webhooks")
 
@@ -19,6 +23,8 @@ def _secret(value: object) -> str | None:
 
 
 def handle_sentry(req: Request) -> Response:
+    from lib.webhooks import sentry  # local: see the module docstring
+
     return intake(
         req,
         "sentry",
@@ -28,6 +34,8 @@ def handle_sentry(req: Request) -> Response:
 
 
 def handle_vercel(req: Request) -> Response:
+    from lib.webhooks import vercel  # local: see the module docstring
+
     parsed: dict[str, object] = {}
 
     def parse(rt):  # type: ignore[no-untyped-def]
@@ -53,6 +61,8 @@ ALERTS_MAX_BODY = 4 * 1024 * 1024  # ~4,000 alerts in one group; Vercel refuses 
 
 
 def handle_alerts(req: Request) -> Response:
+    from lib.webhooks import alerts  # local: see the module docstring
+
     unmapped: dict[str, int] = {}
 
     def parse(rt: runtime.Runtime) -> Outcome:
@@ -80,6 +90,8 @@ def handle_alerts(req: Request) -> Response:
 def alerts_too_large(req: Request, size: int) -> Response:
     """A notification over ALERTS_MAX_BODY is refused (413), never silently: it is counted
     (`vigil_webhooks_total{source="alerts",outcome="oversized"}`) and raises its own P1."""
+    from lib.webhooks import alerts  # local: see the module docstring
+
     rt = runtime.get()
     if not alerts.verify(req.headers, b"", _secret(rt.env.alerts_token)):
         raise HTTPError(401, ALERTS_REFUSED)
