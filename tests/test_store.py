@@ -72,6 +72,33 @@ def test_unreachable_upstash_does_not_sleep_and_retry(prefix: str) -> None:
     assert time.monotonic() - start < 1.0  # the SDK default would sleep 3 s and retry
 
 
+def test_an_upstash_that_never_answers_is_unavailable_within_the_store_timeout(prefix: str) -> None:
+    """The SDK's own client has no timeout at all (PLATFORM.md 2.3): ours must reach it."""
+    import socket
+    import threading
+    import time
+
+    import httpx
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+
+        def hold() -> None:  # reads the request, never answers; hangs up after 3 s so a failure is not a hang
+            conn, _ = silent.accept()
+            time.sleep(3)
+            conn.close()
+
+        threading.Thread(target=hold, daemon=True).start()
+        s = UpstashStore(f"http://127.0.0.1:{silent.getsockname()[1]}", "silent-token", prefix=prefix,
+                         timeout=httpx.Timeout(0.3, connect=0.3))
+        start = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="ReadTimeout"):
+            s.call("PING")
+        assert time.monotonic() - start < 2.0
+        s.close()
+
+
 def test_the_sdk_speaks_the_documented_wire_format(upstash_bridge, prefix: str) -> None:
     s = UpstashStore(upstash_bridge.url, upstash_bridge.token, prefix=prefix)
     upstash_bridge.requests.clear()
