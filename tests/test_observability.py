@@ -122,3 +122,42 @@ def test_no_sentry_event_carries_a_secret(sentry: FakeSentry, monkeypatch: pytes
     sent = b"\n".join(sentry.envelopes)
     assert b"kaput-7f3a" in sent and b"RuntimeError" in sent and b"api.example.com/health" in sent
     assert [s for s in SECRET_BITS if s.encode() in sent] == []
+
+
+# Runs in a fresh interpreter (the SDK sets itself up once per process): the first event
+# of an instance, and what starting the SDK spawned.
+_FIRST_EVENT = """
+import json, sys
+spawned = []
+sys.addaudithook(lambda event, args: spawned.append(repr(args[1])) if event == "subprocess.Popen" else None)
+import sentry_sdk
+from lib import observability
+observability.message("first event of an instance")
+observability.flush()
+client = sentry_sdk.get_client()
+print(json.dumps({"spawned": spawned, "release": client.options["release"], "integrations": sorted(client.integrations)}))
+"""
+
+
+def test_sentry_starts_without_a_git_subprocess_or_auto_enabled_integrations() -> None:
+    """PLATFORM.md 0: the SDK's defaults add ~120 ms to the first event of an instance (41
+    auto-enabling integrations tried, `git rev-parse HEAD` run for the release); ~16 ms lean."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    fake = FakeSentry()
+    try:
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), "SENTRY_DSN": fake.dsn}  # no commit given
+        out = subprocess.run([sys.executable, "-c", _FIRST_EVENT], cwd=root, env=env, capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        started = json.loads(out.stdout.strip().splitlines()[-1])
+        assert b"first event of an instance" in b"\n".join(fake.envelopes)
+    finally:
+        fake.close()
+    assert started["spawned"] == [] and started["release"] == "dev"
+    assert "httpx" in started["integrations"]
+    assert "redis" not in started["integrations"]  # redis-py is installed: auto-enabling would take it
