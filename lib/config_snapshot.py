@@ -55,39 +55,45 @@ def fingerprint(raw: bytes) -> str:
     return hashlib.sha256(_code_fingerprint().encode() + b"\0" + raw).hexdigest()
 
 
-def read(config_path: Path, raw: bytes, cls: type) -> Any | None:
-    """The snapshot's config if it is of `raw` (the file's bytes) and of this code, else None."""
+def _check(config_path: Path, raw: bytes) -> tuple[str, dict[str, Any] | None, str]:
+    """("fresh", its document, "") or ("stale" | "missing", None, why) for the file's bytes `raw`."""
     snap = path_for(config_path)
     try:
         doc = json.loads(snap.read_bytes())
     except FileNotFoundError:
-        return None
+        return "missing", None, "missing"
     except (OSError, ValueError) as exc:
-        logger.warning("config snapshot %s unreadable (%s): validating %s", snap.name, exc, config_path.name)
-        return None
+        return "stale", None, f"unreadable ({exc})"
     if not isinstance(doc, dict) or doc.get("fingerprint") != fingerprint(raw):
-        logger.warning("config snapshot %s is not of this %s and code: validating it (run make validate "
-                       "and commit %s for faster cold starts)", snap.name, config_path.name, snap.name)
+        return "stale", None, f"not of this {config_path.name} and code"
+    return "fresh", doc, ""
+
+
+def read(config_path: Path, raw: bytes, cls: type) -> Any | None:
+    """The snapshot's config if it is of `raw` (the file's bytes) and of this code, else None."""
+    state, doc, why = _check(config_path, raw)
+    snap = path_for(config_path).name
+    if state == "stale":
+        logger.warning("config snapshot %s is %s: validating %s (run make validate and commit %s for faster "
+                       "cold starts)", snap, why, config_path.name, snap)
+    if doc is None:
         return None
     try:
         return build(cls, doc["config"])
     except (KeyError, TypeError, ValueError) as exc:
-        logger.warning("config snapshot %s does not fit the code (%s): validating %s", snap.name, exc,
-                       config_path.name)
+        logger.warning("config snapshot %s does not fit the code (%s): validating %s", snap, exc, config_path.name)
         return None
 
 
 def status(config_path: Path) -> str:
     """"fresh", "stale" or "missing": health tells an operator whether cold starts validate."""
-    snap = path_for(config_path)
     try:
-        doc = json.loads(snap.read_bytes())
         raw = config_path.read_bytes()
     except FileNotFoundError:
         return "missing"
-    except (OSError, ValueError):
+    except OSError:
         return "stale"
-    return "fresh" if isinstance(doc, dict) and doc.get("fingerprint") == fingerprint(raw) else "stale"
+    return _check(config_path, raw)[0]
 
 
 def write(config_path: Path, config: Any) -> Path:

@@ -167,6 +167,13 @@ def test_a_snapshot_that_no_longer_fits_the_classes_means_validating(tmp_path: P
     assert load_config(path).settings.max_attempts == 4
 
 
+def test_a_file_that_is_not_utf8_is_a_config_error_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "monitoring.yaml"
+    path.write_bytes(b"service: caf\xe9\n")
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        load_config(path)
+
+
 def test_missing_snapshot_is_a_warning_only_in_a_deployment(tmp_path: Path) -> None:
     path = _written(tmp_path, RICH)
     assert config_snapshot.status(path) == "missing"
